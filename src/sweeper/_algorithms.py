@@ -1,0 +1,72 @@
+"""Optuna samplers and pruners from a study's short names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import optuna
+
+from sweeper._space import grid_values
+from sweeper._study import Study
+
+PARENT_STREAM = -1
+
+
+def make_sampler(study: Study, stream: int = PARENT_STREAM) -> optuna.samplers.BaseSampler:
+    """The study's sampler, seeded for one random stream.
+
+    Every worker loads the same study file, so a seeded sampler would draw the same
+    values in every worker. Each trial therefore samples from its own stream, derived
+    from the study seed and the trial number: reproducible, and distinct per trial.
+
+    Args:
+        study: The study.
+        stream: The trial number, or ``PARENT_STREAM`` for the process that asks for
+            trials. Defaults to ``PARENT_STREAM``.
+
+    Returns:
+        A sampler.
+    """
+    if not isinstance(study.sampler, str) and study.sampler is not None:
+        if stream != PARENT_STREAM:
+            study.sampler.reseed_rng()
+        return study.sampler
+    seed = _stream_seed(study.seed, stream)
+    if study.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if study.sampler == "grid":
+        space = {name: grid_values(value) for name, value in study.searched_callback_params().items()}
+        return optuna.samplers.GridSampler(space, seed=seed)
+    # constant_liar keeps parallel workers from proposing the same point.
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def _stream_seed(seed: int | None, stream: int) -> int | None:
+    if seed is None:
+        return None
+    return int(np.random.SeedSequence([seed, stream + 1]).generate_state(1)[0])
+
+
+def make_pruner(study: Study) -> optuna.pruners.BasePruner:
+    """The study's pruner.
+
+    Args:
+        study: The study; ``epochs`` sizes the warm-up and the Hyperband budget.
+
+    Returns:
+        A pruner; ``NopPruner`` for ``None`` or ``"none"``.
+    """
+    pruner: Any = study.pruner
+    if isinstance(pruner, optuna.pruners.BasePruner):
+        return pruner
+    warmup = max(2, study.epochs // 8)
+    if pruner == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)
+    if pruner == "percentile":
+        return optuna.pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=warmup)
+    if pruner == "hyperband":
+        return optuna.pruners.HyperbandPruner(min_resource=1, max_resource=study.epochs)
+    if pruner == "successive_halving":
+        return optuna.pruners.SuccessiveHalvingPruner()
+    return optuna.pruners.NopPruner()

@@ -1,0 +1,192 @@
+"""The sweep driver: asks Optuna for trials and runs them on joblib (loky) worker processes."""
+
+from __future__ import annotations
+
+import os
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from joblib.externals.loky import get_reusable_executor
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper._algorithms import make_sampler
+from sweeper._catalog import best_trial
+from sweeper._errors import StudyFileError
+from sweeper._loader import load_study_file
+from sweeper._outcome import StopReason, TrialOutcome, count_results
+from sweeper._progress import Progress
+from sweeper._storage import default_storage, open_storage, redact
+from sweeper._study import Study
+from sweeper._worker import SweepConfig, initialize_worker
+from sweeper.reports._trials import write_trials_csv
+
+# Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
+WORKER_IDLE_TIMEOUT_S = 120
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """What a finished ``sweeper run`` produced.
+
+    Args:
+        study_name: The study's name.
+        storage: The storage, with any password redacted.
+        n_results: Trials that count toward ``n_trials`` (COMPLETE, PRUNED, FAIL).
+        best_trial: The best COMPLETE trial, or ``None``.
+        trials_csv: The path of ``trials.csv``.
+    """
+
+    study_name: str
+    storage: str
+    n_results: int
+    best_trial: FrozenTrial | None
+    trials_csv: Path
+
+
+def run(
+    study_file: str | os.PathLike[str],
+    *,
+    jobs: int = 1,
+    n_trials: int | None = None,
+    storage: str | None = None,
+    runs_dir: str | os.PathLike[str] = "runs",
+    reports_dir: str | os.PathLike[str] = "reports",
+    progress: bool = True,
+) -> SweepResult:
+    """Runs (or resumes) the sweep a study file declares.
+
+    Args:
+        study_file: The study file.
+        jobs: Worker processes, each reused across trials. Defaults to ``1``.
+        n_trials: Finished trials the study should hold; overrides the study's.
+            Defaults to ``None``.
+        storage: An Optuna RDB URL or a journal file path. Defaults to
+            ``runs/<study>/journal.log``.
+        runs_dir: Where trial artifacts go. Defaults to ``"runs"``.
+        reports_dir: Where reports go. Defaults to ``"reports"``.
+        progress: Print a line per finished trial. Defaults to ``True``.
+
+    Returns:
+        The sweep's result.
+
+    Raises:
+        StudyFileError: For bad input, before anything is written.
+    """
+    study = load_study_file(study_file)
+    n_trials = _positive("--n-trials", study.n_trials if n_trials is None else n_trials)
+    jobs = _positive("--jobs", jobs)
+    runs_path = Path(runs_dir).resolve()
+    storage = storage or default_storage(runs_path / study.name)
+    config = SweepConfig(str(Path(study_file).resolve()), storage, str(runs_path))
+
+    # Keras loads only here, in the driver and its workers, never on `import sweeper`.
+    from sweeper._trial_runner import probe_study
+
+    probe = _executor(jobs).submit(probe_study, config).result()
+    optuna_study = _open_study(study, storage, probe)
+    _fail_abandoned_trials(optuna_study)
+    already = count_results(optuna_study.get_trials(deepcopy=False))
+    reporter = Progress(n_trials, study.monitor, probe.mode, already) if progress else None
+    if reporter:
+        reporter.start(jobs, redact(storage))
+    _drive(optuna_study, study, config, jobs, n_trials, reporter)
+
+    trials_csv = write_trials_csv(optuna_study, Path(reports_dir) / study.name)
+    trials = optuna_study.get_trials(deepcopy=False)
+    return SweepResult(study.name, redact(storage), count_results(trials), best_trial(optuna_study), trials_csv)
+
+
+def _positive(option: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise StudyFileError(f"{option}={value!r} must be a positive integer.", fix=f"e.g. {option} 2.")
+    return value
+
+
+def _executor(jobs: int) -> Any:
+    # Budget TensorFlow's threads so that N workers share the cores instead of fighting over them.
+    intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
+    return get_reusable_executor(
+        max_workers=jobs,
+        timeout=WORKER_IDLE_TIMEOUT_S,
+        initializer=initialize_worker,
+        initargs=(intra_op_threads, 1),
+        env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+
+
+def _open_study(study: Study, storage: str, probe: Any) -> optuna.Study:
+    """Creates the Optuna study, or loads it to resume, checking its direction."""
+    backend = open_storage(storage)
+    sampler = make_sampler(study)
+    try:
+        existing = optuna.load_study(study_name=study.name, storage=backend, sampler=sampler)
+    except KeyError:
+        created = optuna.create_study(study_name=study.name, storage=backend, sampler=sampler, direction=probe.direction)
+        created.set_user_attr("monitor", study.monitor)
+        created.set_user_attr("mode", probe.mode)
+        return created
+    if existing.direction.name.lower() != probe.direction:
+        raise StudyFileError(
+            f"study {study.name!r} in {redact(storage)} was created to {existing.direction.name.lower()} "
+            f"{existing.user_attrs.get('monitor', 'its monitor')}, but monitor={study.monitor!r} would {probe.direction} it.",
+            fix="give the study a new name, or point --storage elsewhere.",
+        )
+    return existing
+
+
+def _fail_abandoned_trials(study: optuna.Study) -> None:
+    """Ends trials a killed earlier run left RUNNING, so they are retried, not counted."""
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        study._storage.set_trial_user_attr(trial._trial_id, "stop_reason", StopReason.INTERRUPTED.value)
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+
+
+def _drive(
+    optuna_study: optuna.Study,
+    study: Study,
+    config: SweepConfig,
+    jobs: int,
+    n_trials: int,
+    reporter: Progress | None,
+) -> None:
+    """Keeps ``jobs`` trials running until the study holds ``n_trials`` results."""
+    from sweeper._trial_runner import run_trial
+
+    executor = _executor(jobs)
+    deadline = None if study.timeout is None else time.monotonic() + study.timeout
+    in_flight: dict[Future, optuna.Trial] = {}
+    while True:
+        results = count_results(optuna_study.get_trials(deepcopy=False))
+        while len(in_flight) < jobs and results + len(in_flight) < n_trials and not _past(deadline):
+            trial = optuna_study.ask()
+            in_flight[executor.submit(run_trial, config, study.name, trial._trial_id)] = trial
+        if not in_flight:
+            return
+        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+        for future in done:
+            outcome = _outcome_of(future, in_flight.pop(future), optuna_study)
+            if reporter:
+                reporter.update(outcome)
+
+
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() > deadline
+
+
+def _outcome_of(future: Future, trial: optuna.Trial, study: optuna.Study) -> TrialOutcome:
+    """The worker's outcome; a trial whose worker raised is failed here instead."""
+    try:
+        return future.result()
+    except Exception as error:
+        message = redact(f"the worker could not run the trial: {type(error).__name__}: {error}")
+        storage = study._storage
+        if storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
+            storage.set_trial_user_attr(trial._trial_id, "stop_reason", StopReason.ERROR.value)
+            storage.set_trial_user_attr(trial._trial_id, "error", message)
+            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        return TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, message)
+

@@ -1,0 +1,58 @@
+"""The live progress line: trials done, pruned and failed, and the best so far."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from typing import TextIO
+
+from sweeper._outcome import TrialOutcome
+
+
+class Progress:
+    """Prints one line per finished trial, with the running totals.
+
+    Args:
+        n_trials: How many results the sweep is after.
+        monitor: The monitored quantity's name.
+        mode: ``"min"`` or ``"max"``.
+        done_before: Results the study already held (a resumed sweep). Defaults to ``0``.
+        stream: Where to print. Defaults to ``sys.stderr``.
+    """
+
+    def __init__(self, n_trials: int, monitor: str, mode: str, done_before: int = 0, stream: TextIO | None = None) -> None:
+        self.n_trials = n_trials
+        self.monitor = monitor
+        self.mode = mode
+        self.done_before = done_before
+        self.stream = stream or sys.stderr
+        self.counts: Counter[str] = Counter()
+        self.best: tuple[float, int] | None = None
+
+    def start(self, jobs: int, storage: str) -> None:
+        resumed = f", resuming at {self.done_before}" if self.done_before else ""
+        self._print(f"sweeping {self.n_trials} trials on {jobs} worker process(es){resumed}; storage {storage}")
+
+    def update(self, outcome: TrialOutcome) -> None:
+        """Counts a finished trial and prints its line."""
+        self.counts[outcome.state] += 1
+        if outcome.state == "COMPLETE" and outcome.value is not None and self._improves(outcome.value):
+            self.best = (outcome.value, outcome.number)
+        value = "" if outcome.value is None else f" {self.monitor}={outcome.value:.4f}"
+        self._print(f"trial {outcome.number:>4} {outcome.state:<8}{value} ({outcome.stop_reason})  {self.summary()}")
+
+    def summary(self) -> str:
+        done = self.done_before + sum(self.counts.values())
+        best = "" if self.best is None else f" · best {self.best[0]:.4f} (trial {self.best[1]})"
+        return (
+            f"[{done}/{self.n_trials}: {self.counts['COMPLETE']} complete, "
+            f"{self.counts['PRUNED']} pruned, {self.counts['FAIL']} failed{best}]"
+        )
+
+    def _improves(self, value: float) -> bool:
+        if self.best is None:
+            return True
+        return value > self.best[0] if self.mode == "max" else value < self.best[0]
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.stream, flush=True)

@@ -1,0 +1,279 @@
+"""One trial in a worker process: sample, build, fit with fresh callbacks, record, tell."""
+
+from __future__ import annotations
+
+import gc
+import os
+import socket
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import optuna
+from optuna.trial import TrialState
+
+from sweeper._algorithms import make_pruner, make_sampler
+from sweeper._direction import Mode, check_monitor, resolve_mode
+from sweeper._errors import StudyFileError
+from sweeper._loader import location_in
+from sweeper._outcome import StopReason, TrialOutcome
+from sweeper._storage import open_storage
+from sweeper._study import Study
+from sweeper._worker import SweepConfig, WorkerContext, worker_context
+from sweeper.callbacks import BuildContext, CallbackSpec, ReduceLROnPlateau, TrialPaths
+from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
+from sweeper.callbacks._pruning import PruningBridge
+from sweeper.callbacks._trial_recorder import TrialRecorder
+
+MAX_ERROR_CHARS = 8000
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What building one model before the sweep told about the study.
+
+    Args:
+        mode: The monitor's direction, ``"min"`` or ``"max"``.
+        logged_keys: The keys the model logs each epoch.
+    """
+
+    mode: Mode
+    logged_keys: tuple[str, ...]
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.mode == "max" else "minimize"
+
+
+def probe_study(config: SweepConfig) -> ProbeResult:
+    """Builds one model and evaluates it on a batch, before any trial trains.
+
+    This resolves the monitor's direction by Keras's rule and checks every monitor
+    against the keys the model really logs, so a typo fails before hours of
+    training, not after the first epoch.
+
+    Args:
+        config: The sweep.
+
+    Returns:
+        The direction and the logged keys.
+
+    Raises:
+        StudyFileError: For a data or model function that fails, or a monitor the
+            model does not log.
+    """
+    context = worker_context(config)
+    study = context.study
+    throwaway = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
+    try:
+        for spec in _specs(study):
+            spec.resolve(throwaway)
+        model = _build_model(study, throwaway)
+        logs = model.evaluate(*context.data.probe_batch(), verbose=0, return_dict=True)
+        keys = _logged_keys(study, logs, has_validation=context.data.val is not None)
+        for owner, monitor in _monitors(study):
+            check_monitor(monitor, keys, owner=owner)
+        mode = resolve_mode(study.monitor, study.mode, model)
+    except StudyFileError as error:
+        raise error.with_source(config.study_file) from None
+    except Exception as error:
+        raise StudyFileError(
+            f"building or evaluating the first model raised {type(error).__name__}: {error}",
+            source=location_in(Path(config.study_file), error),
+            fix="fix the model function so it returns a compiled keras.Model that fits the data.",
+        ) from None
+    finally:
+        keras.backend.clear_session()
+    return ProbeResult(mode, tuple(keys))
+
+
+def _logged_keys(study: Study, logs: dict[str, Any], *, has_validation: bool) -> list[str]:
+    keys = list(logs)
+    if has_validation:
+        keys += [f"val_{k}" for k in logs]
+    if any(isinstance(c, ReduceLROnPlateau) for c in study.callbacks):
+        keys.append("learning_rate")
+    return keys
+
+
+def _monitors(study: Study) -> list[tuple[str, str]]:
+    monitors = [("Study monitor", study.monitor)]
+    for spec in _specs(study):
+        value = spec.params.get("monitor")
+        if isinstance(value, str):
+            monitors.append((f"{spec.keras_name} monitor", value))
+    return monitors
+
+
+def _specs(study: Study) -> list[CallbackSpec]:
+    return [c for c in study.callbacks if isinstance(c, CallbackSpec)]
+
+
+def _build_model(study: Study, trial: optuna.trial.BaseTrial) -> Any:
+    model = study.model(trial)
+    if not isinstance(model, keras.Model):
+        raise StudyFileError(f"model() returned {type(model).__name__}, not a keras.Model.", fix="return the compiled model.")
+    if not getattr(model, "compiled", False):
+        raise StudyFileError("model() returned a model that is not compiled.", fix="call model.compile(...) before returning it.")
+    return model
+
+
+def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutcome:
+    """Runs one asked trial to its end and tells the storage how it ended.
+
+    Args:
+        config: The sweep.
+        study_name: The Optuna study's name.
+        trial_id: The storage id of a trial the driver asked for.
+
+    Returns:
+        How the trial ended.
+    """
+    context = worker_context(config)
+    optuna_study = _optuna_study(context, config, study_name)
+    trial = optuna.trial.Trial(optuna_study, trial_id)
+    optuna_study.sampler = make_sampler(context.study, trial.number)
+    started = time.perf_counter()
+    _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname()})
+    try:
+        outcome, attrs = _fit_trial(context, config, trial)
+    except Exception as error:
+        outcome = TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, _format_error(error), os.getpid())
+        attrs = {"error": outcome.error}
+    finally:
+        _release_memory()
+    attrs.update(stop_reason=outcome.stop_reason, duration_s=round(time.perf_counter() - started, 3))
+    _set_attrs(trial, attrs)
+    _tell(optuna_study, trial, outcome)
+    return outcome
+
+
+def _optuna_study(context: WorkerContext, config: SweepConfig, study_name: str) -> optuna.Study:
+    key = ("optuna_study", config.storage, study_name)
+    if key not in context.cache:
+        context.cache[key] = optuna.load_study(
+            study_name=study_name,
+            storage=open_storage(config.storage),
+            pruner=make_pruner(context.study),
+        )
+    return context.cache[key]
+
+
+def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial) -> tuple[TrialOutcome, dict[str, Any]]:
+    study = context.study
+    repeat = int(trial.user_attrs.get("repeat", 0))
+    if study.seed is not None:
+        keras.utils.set_random_seed(study.seed + repeat)
+    values = {spec: spec.resolve(trial) for spec in _specs(study)}
+    model = _build_model(study, trial)
+    if study.repeats > 1 and "repeat" not in trial.user_attrs:
+        _enqueue_repeats(trial, study.repeats)
+
+    mode = _stored_mode(trial)  # the probe resolved it once for the whole sweep
+    paths = TrialPaths(config.trial_dir(study.name, trial.number), trial.number)
+    build = BuildContext(paths, study.monitor, mode)
+    callbacks = [spec.build(spec_values, build) for spec, spec_values in values.items()]
+    callbacks += study.fresh_user_callbacks()
+    recorder = TrialRecorder(study.monitor, mode)
+    bridge = PruningBridge(trial, study.monitor, mode)
+
+    fit_started = time.perf_counter()
+    model.fit(
+        **context.data.fit_arguments(study.batch_size),
+        epochs=study.epochs,
+        callbacks=[*callbacks, recorder, bridge],
+        verbose=0,
+        **study.fit_kwargs,
+    )
+    fit_seconds = time.perf_counter() - fit_started
+    reason = _stop_reason(study, recorder, bridge, callbacks)
+    outcome = _outcome(trial.number, reason, recorder, bridge)
+    attrs = {
+        "best_value": recorder.best,
+        "best_epoch": recorder.best_epoch,
+        "epochs_run": recorder.epochs_run,
+        "lr_initial": recorder.lr_initial,
+        "lr_final": recorder.lr_final,
+        "lr_reductions": recorder.lr_reductions,
+        "checkpoint": _checkpoint_path(callbacks),
+        "logdir": _logdir(callbacks),
+        "fit_s": round(fit_seconds, 3),
+        "seed": None if study.seed is None else study.seed + repeat,
+    }
+    return outcome, attrs
+
+
+def _stored_mode(trial: optuna.Trial) -> Mode:
+    direction = trial.study.direction
+    return "max" if direction == optuna.study.StudyDirection.MAXIMIZE else "min"
+
+
+def _enqueue_repeats(trial: optuna.Trial, repeats: int) -> None:
+    trial.set_user_attr("repeat", 0)
+    for repeat in range(1, repeats):
+        trial.study.enqueue_trial(trial.params, user_attrs={"repeat": repeat, "repeat_of": trial.number})
+
+
+def _stop_reason(study: Study, recorder: TrialRecorder, bridge: PruningBridge, callbacks: list[Any]) -> StopReason:
+    if recorder.diverged_epoch is not None:
+        return StopReason.NAN
+    if bridge.pruned_epoch is not None:
+        return StopReason.PRUNED
+    if recorder.epochs_run >= study.epochs:
+        return StopReason.MAX_EPOCHS  # even if EarlyStopping fired on the last epoch: nothing was cut
+    if any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch > 0 for c in callbacks):
+        return StopReason.EARLY_STOPPING
+    return StopReason.CALLBACK
+
+
+def _outcome(number: int, reason: StopReason, recorder: TrialRecorder, bridge: PruningBridge) -> TrialOutcome:
+    pid = os.getpid()
+    if reason == StopReason.NAN:
+        message = f"the loss or monitored value became NaN or infinite at epoch {recorder.diverged_epoch}"
+        return TrialOutcome(number, "FAIL", recorder.best, reason.value, message, pid)
+    if reason == StopReason.PRUNED:
+        return TrialOutcome(number, "PRUNED", bridge.best, reason.value, None, pid)
+    if recorder.best is None:
+        return TrialOutcome(number, "FAIL", None, StopReason.ERROR.value, "no epoch produced a value", pid)
+    return TrialOutcome(number, "COMPLETE", recorder.best, reason.value, None, pid)
+
+
+def _checkpoint_path(callbacks: list[Any]) -> str | None:
+    for callback in callbacks:
+        if isinstance(callback, AtomicModelCheckpoint):
+            return callback.best_path or callback.last_path
+    return None
+
+
+def _logdir(callbacks: list[Any]) -> str | None:
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            return str(callback.log_dir)
+    return None
+
+
+def _set_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+    if outcome.state == "COMPLETE":
+        study.tell(trial, outcome.value)
+    elif outcome.state == "PRUNED":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def _format_error(error: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return text[-MAX_ERROR_CHARS:]
+
+
+def _release_memory() -> None:
+    keras.backend.clear_session()
+    gc.collect()

@@ -1,0 +1,95 @@
+"""Worker-process state: TensorFlow, the study file and its data, loaded once per process."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sweeper._data import StudyData, study_data
+from sweeper._errors import StudyFileError
+from sweeper._loader import load_study_file, location_in
+from sweeper._study import Study
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What every worker needs to run a study's trials; small and picklable.
+
+    Args:
+        study_file: The study file's absolute path.
+        storage: The Optuna storage (an RDB URL or a journal file path).
+        runs_dir: The absolute runs folder; trials write to ``<runs_dir>/<study>/trials``.
+    """
+
+    study_file: str
+    storage: str
+    runs_dir: str
+
+    def trial_dir(self, study_name: str, number: int) -> Path:
+        return Path(self.runs_dir) / study_name / "trials" / str(number)
+
+
+@dataclass
+class WorkerContext:
+    """A study file loaded in a worker, with its data, reused across trials."""
+
+    key: tuple[str, float]
+    study: Study
+    data: StudyData
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+_context: WorkerContext | None = None
+
+
+def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
+    """Runs once when a worker process starts: TF import and thread budget.
+
+    Args:
+        intra_op_threads: Threads TensorFlow uses inside one op.
+        inter_op_threads: Ops TensorFlow runs at once.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sweeper.callbacks import SweeperDeprecationWarning
+
+    # The parent already showed these once; N workers would repeat them N times.
+    warnings.simplefilter("ignore", SweeperDeprecationWarning)
+    import optuna
+    import tensorflow as tf
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+    tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+    tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+
+
+def worker_context(config: SweepConfig) -> WorkerContext:
+    """The loaded study and data for ``config``, loading them on first use.
+
+    A changed study file (by modification time) is loaded again.
+    """
+    global _context
+    path = Path(config.study_file)
+    key = (str(path), path.stat().st_mtime)
+    if _context is not None and _context.key == key:
+        return _context
+    _context = None  # Free the previous study's data before loading the next.
+    study = load_study_file(path)
+    _context = WorkerContext(key, study, _load_data(study, path))
+    return _context
+
+
+def _load_data(study: Study, path: Path) -> StudyData:
+    try:
+        loaded = study.data()
+    except Exception as error:
+        raise StudyFileError(
+            f"data() raised {type(error).__name__}: {error}", source=location_in(path, error), fix="fix the data function."
+        ) from None
+    try:
+        return study_data(loaded)
+    except StudyFileError as error:
+        raise error.with_source(str(path)) from None

@@ -1,0 +1,131 @@
+"""The ``sweeper`` command line: a thin layer over the library API."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from sweeper._errors import StudyFileError
+
+EXIT_NO_SUCCESS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+runs_dir_option = click.option("--runs-dir", default="runs", show_default=True, help="Where trial artifacts live.")
+storage_option = click.option("--storage", default=None, help="Optuna RDB URL or journal file. [default: runs/<study>/journal.log]")
+
+
+@click.group()
+@click.version_option(package_name="sweeper")
+def main() -> None:
+    """Hyperparameter sweeps for Keras, on Optuna and worker processes."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import optuna
+
+    # sweeper prints its own progress line per trial; Optuna's INFO lines would double it.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option("--n-trials", default=None, type=int, help="Finished trials the study should hold. [default: the study's]")
+@storage_option
+@runs_dir_option
+@click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
+def run(study_file: str, jobs: int, n_trials: int | None, storage: str | None, runs_dir: str, reports_dir: str) -> None:
+    """Run, or resume, the sweep STUDY_FILE declares."""
+    from sweeper._engine import run as run_sweep
+
+    result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, storage=storage,
+                                        runs_dir=runs_dir, reports_dir=reports_dir))
+    click.echo(f"report: {result.trials_csv}")
+    if result.best_trial is None:
+        click.echo("no trial completed; see the report's error column.", err=True)
+        sys.exit(EXIT_NO_SUCCESS)
+    _echo_best(result.best_trial)
+
+
+@main.command(name="ls")
+@runs_dir_option
+def list_command(runs_dir: str) -> None:
+    """List the studies under the runs folder."""
+    from sweeper._catalog import list_studies
+
+    frame = list_studies(runs_dir)
+    if frame.empty:
+        click.echo(f"no studies under {runs_dir}")
+        return
+    click.echo(frame.drop(columns="storage").to_string(index=False))
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@storage_option
+def best(study: str, runs_dir: str, storage: str | None) -> None:
+    """Show the best trial of STUDY (a study file or a study name)."""
+    from sweeper._catalog import best_trial, find_study, load_optuna_study
+
+    ref = _guarded(lambda: find_study(study, runs_dir, storage))
+    trial = best_trial(load_optuna_study(ref))
+    if trial is None:
+        click.echo(f"study {ref.name!r} has no completed trial yet.", err=True)
+        sys.exit(EXIT_NO_SUCCESS)
+    _echo_best(trial)
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@storage_option
+@click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
+def report(study: str, runs_dir: str, storage: str | None, reports_dir: str) -> None:
+    """Rebuild the reports of STUDY (a study file or a study name)."""
+    from sweeper._catalog import find_study, load_optuna_study
+    from sweeper.reports._trials import write_trials_csv
+
+    ref = _guarded(lambda: find_study(study, runs_dir, storage))
+    path = write_trials_csv(load_optuna_study(ref), Path(reports_dir) / ref.name)
+    click.echo(f"report: {path}")
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@click.option("--port", default=6006, show_default=True, type=int)
+def tensorboard(study: str, runs_dir: str, port: int) -> None:
+    """Open TensorBoard on STUDY's trials, bound to localhost."""
+    from sweeper._catalog import find_study
+
+    ref = _guarded(lambda: find_study(study, runs_dir))
+    logdir = ref.study_dir / "trials"
+    click.echo(f"TensorBoard on http://127.0.0.1:{port}/ for {logdir}")
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)]
+    sys.exit(subprocess.call(command))
+
+
+def _guarded(action: Any) -> Any:
+    """Runs ``action``; bad input becomes one line on stderr and exit code 2."""
+    try:
+        return action()
+    except StudyFileError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except KeyboardInterrupt:
+        click.echo("interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+def _echo_best(trial: Any) -> None:
+    attrs = trial.user_attrs
+    click.echo(f"best trial: {trial.number}  value: {trial.value:.6g}  (epoch {attrs.get('best_epoch')}, {attrs.get('stop_reason')})")
+    for name, value in trial.params.items():
+        click.echo(f"  {name} = {value!r}")
+    click.echo(f"checkpoint: {attrs.get('checkpoint')}")
+    click.echo(f"tensorboard: {attrs.get('logdir')}")

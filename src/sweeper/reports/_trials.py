@@ -1,0 +1,66 @@
+"""``trials.csv``: one row per trial, from the Optuna storage."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pandas as pd
+
+# DESIGN §7 order; params_* follow, then the extra attrs.
+TRIAL_COLUMNS = [
+    "trial", "state", "value", "best_epoch", "epochs_run", "stop_reason",
+    "lr_initial", "lr_final", "lr_reductions", "duration_s", "checkpoint", "logdir",
+]
+EXTRA_COLUMNS = ["repeat", "seed", "fit_s", "pid", "host", "datetime_start", "error"]
+
+
+def trials_frame(study: optuna.Study) -> pd.DataFrame:
+    """One row per trial of ``study``, in every state.
+
+    Args:
+        study: The Optuna study.
+
+    Returns:
+        The DESIGN §7 columns (``trial``, ``state``, ``value``, ``best_epoch``, ...),
+        one ``params_<name>`` column per param, then ``repeat``, ``seed``,
+        ``fit_s``, ``pid``, ``host``, ``datetime_start`` and ``error``.
+    """
+    rows = [_row(trial) for trial in study.get_trials(deepcopy=False)]
+    param_columns = sorted({key for row in rows for key in row if key.startswith("params_")})
+    columns = TRIAL_COLUMNS + param_columns + EXTRA_COLUMNS
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    attrs = trial.user_attrs
+    row = {
+        "trial": trial.number,
+        "state": trial.state.name,
+        "value": attrs.get("best_value", trial.value),
+        "datetime_start": trial.datetime_start,
+    }
+    for column in TRIAL_COLUMNS[3:] + EXTRA_COLUMNS:
+        row.setdefault(column, attrs.get(column))
+    row["repeat"] = attrs.get("repeat", 0)
+    row.update({f"params_{name}": value for name, value in trial.params.items()})
+    return row
+
+
+def write_trials_csv(study: optuna.Study, report_dir: Path) -> Path:
+    """Writes ``trials.csv`` for ``study`` into ``report_dir``, atomically.
+
+    Args:
+        study: The Optuna study.
+        report_dir: ``reports/<study>``.
+
+    Returns:
+        The CSV's path.
+    """
+    report_dir.mkdir(parents=True, exist_ok=True)
+    path = report_dir / "trials.csv"
+    temp = path.with_name(f".{path.name}.tmp")
+    trials_frame(study).to_csv(temp, index=False)
+    temp.replace(path)
+    return path

@@ -1,0 +1,144 @@
+"""A real sweep through the CLI: 2 worker processes, real fits on sklearn digits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import keras
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from conftest import DIGITS_DATA
+from sweeper.cli import main
+
+# Grid over a good and a hopeless learning rate: once two trials have finished, the
+# median pruner reliably cuts the hopeless ones, while the good ones complete.
+STUDY = """
+study = sw.Study(
+    name="e2e",
+    data=load_data,
+    model=build_model,
+    monitor="val_accuracy",
+    epochs=6,
+    batch_size=128,
+    n_trials=8,
+    sampler=optuna.samplers.GridSampler({"lr": [1e-2, 1e-6], "EarlyStopping.patience": [2, 3]}, seed=0),
+    pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    seed=0,
+    callbacks=[
+        sw.EarlyStopping(patience=sw.choice(2, 3)),
+        sw.ReduceLROnPlateau(factor=0.5, patience=1),
+        sw.ModelCheckpoint(),
+        sw.TensorBoard(),
+    ],
+)
+"""
+
+
+def sweep(*args: str, cwd: Path) -> object:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    study_file = root / "study.py"
+    study_file.write_text(textwrap.dedent(DIGITS_DATA) + textwrap.dedent(STUDY))
+    result = sweep("run", str(study_file), "--jobs", "2", cwd=root)
+    trials = pd.read_csv(root / "reports" / "e2e" / "trials.csv")
+    return root, study_file, result, trials
+
+
+def test_run_exits_0_and_prints_the_best_trial(swept):
+    _, _, result, _ = swept
+    assert result.exit_code == 0, result.output
+    assert "best trial:" in result.output and "checkpoint:" in result.output
+
+
+def test_trials_ran_in_two_reused_worker_processes(swept):
+    trials = swept[3]
+    assert trials["pid"].nunique() == 2
+    assert (trials["pid"] != os.getpid()).all()
+
+
+def test_some_trials_were_pruned_and_some_completed(swept):
+    states = swept[3]["state"].value_counts()
+    assert states.get("PRUNED", 0) >= 1 and states.get("COMPLETE", 0) >= 1
+    pruned = swept[3][swept[3]["state"] == "PRUNED"]
+    assert (pruned["stop_reason"] == "pruned").all() and (pruned["epochs_run"] < 6).all()
+    assert (pruned["params_lr"] == 1e-6).all()
+
+
+def test_trials_csv_has_the_design_columns(swept):
+    columns = set(swept[3].columns)
+    assert {"trial", "state", "value", "best_epoch", "epochs_run", "stop_reason", "lr_initial", "lr_final",
+            "lr_reductions", "duration_s", "checkpoint", "logdir", "params_lr", "params_EarlyStopping.patience"} <= columns
+    assert len(swept[3]) == 8
+
+
+def test_checkpoints_load_and_evaluate_to_the_trials_value(swept):
+    import sklearn.datasets
+
+    x, y = sklearn.datasets.load_digits(return_X_y=True)
+    x_val, y_val = (x[1400:] / 16.0).astype("float32"), y[1400:]
+    complete = swept[3][swept[3]["state"] == "COMPLETE"]
+    for row in complete.itertuples():
+        assert Path(row.checkpoint).is_file() and Path(row.checkpoint).parent.name == "checkpoints"
+        model = keras.models.load_model(row.checkpoint)
+        accuracy = model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"]
+        assert accuracy == pytest.approx(row.value, abs=1e-6)
+
+
+def test_each_trial_has_tensorboard_event_files(swept):
+    root = swept[0]
+    for number in swept[3]["trial"]:
+        logdir = root / "runs" / "e2e" / "trials" / str(number) / "tensorboard"
+        assert list((logdir / "train").glob("events.out.tfevents.*")), logdir
+        assert list((logdir / "validation").glob("events.out.tfevents.*")), logdir
+
+
+def test_resume_reaches_exactly_n_trials(swept):
+    root, study_file, _, _ = swept
+    result = sweep("run", str(study_file), "--jobs", "2", "--n-trials", "10", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert "resuming at 8" in result.output
+    assert len(pd.read_csv(root / "reports" / "e2e" / "trials.csv")) == 10
+    again = sweep("run", str(study_file), "--n-trials", "10", cwd=root)
+    assert again.exit_code == 0 and "trial " not in again.output.split("report:")[0].split("storage")[1]
+    assert len(pd.read_csv(root / "reports" / "e2e" / "trials.csv")) == 10
+
+
+def test_ls_best_and_report_find_the_study_by_name(swept):
+    root = swept[0]
+    listing = sweep("ls", cwd=root)
+    assert "e2e" in listing.output
+    best = sweep("best", "e2e", cwd=root)
+    assert best.exit_code == 0 and "best trial:" in best.output
+    report = sweep("report", "e2e", cwd=root)
+    assert report.exit_code == 0 and "trials.csv" in report.output
+
+
+def test_unknown_study_is_one_line_and_exit_2(tmp_path):
+    result = sweep("best", "nope", cwd=tmp_path)
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and "no study named 'nope'" in result.output
+
+
+def test_python_dash_m_sweeper_rejects_a_bad_study_without_writing(tmp_path, write_study):
+    path = write_study("study = sw.Study(name='bad', data=load_data, model=build_model, monitor='val_acc')\n")
+    process = subprocess.run([sys.executable, "-m", "sweeper", "run", str(path)], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300)
+    assert process.returncode == 2, process.stderr
+    error_lines = [line for line in process.stderr.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "did you mean 'val_accuracy'?" in error_lines[0]
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
