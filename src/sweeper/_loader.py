@@ -32,6 +32,10 @@ def load_study_file(path: str | Path) -> Study:
     module.__file__ = str(path.resolve())
     # Registered so that pickling and dataclasses can find the module's objects.
     sys.modules[module.__name__] = module
+    # As `python study.py` would: the study's folder is importable, for its helper modules.
+    folder = str(path.resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
     try:
         exec(code, module.__dict__)
     except StudyFileError as error:

@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 import optuna
+import psutil
 from optuna.trial import TrialState
 
 from sweeper._algorithms import make_pruner, make_sampler
@@ -145,7 +146,11 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
         attrs = {"error": outcome.error}
     finally:
         _release_memory()
-    attrs.update(stop_reason=outcome.stop_reason, duration_s=round(time.perf_counter() - started, 3))
+    attrs.update(
+        stop_reason=outcome.stop_reason,
+        duration_s=round(time.perf_counter() - started, 3),
+        worker_rss_mb=round(psutil.Process().memory_info().rss / 2**20, 1),
+    )
     _set_attrs(trial, attrs)
     _tell(optuna_study, trial, outcome)
     return outcome

@@ -13,7 +13,7 @@ TRIAL_COLUMNS = [
     "trial", "state", "value", "best_epoch", "epochs_run", "stop_reason",
     "lr_initial", "lr_final", "lr_reductions", "duration_s", "checkpoint", "logdir",
 ]
-EXTRA_COLUMNS = ["repeat", "seed", "fit_s", "pid", "host", "datetime_start", "error"]
+EXTRA_COLUMNS = ["repeat", "seed", "fit_s", "worker_rss_mb", "pid", "host", "datetime_start", "error"]
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -25,7 +25,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     Returns:
         The DESIGN §7 columns (``trial``, ``state``, ``value``, ``best_epoch``, ...),
         one ``params_<name>`` column per param, then ``repeat``, ``seed``,
-        ``fit_s``, ``pid``, ``host``, ``datetime_start`` and ``error``.
+        ``fit_s``, ``worker_rss_mb``, ``pid``, ``host``, ``datetime_start`` and ``error``.
     """
     rows = [_row(trial) for trial in study.get_trials(deepcopy=False)]
     param_columns = sorted({key for row in rows for key in row if key.startswith("params_")})
