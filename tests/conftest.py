@@ -6,7 +6,11 @@ import os
 import textwrap
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from click.testing import CliRunner
+
+from sweeper.cli import main
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -45,3 +49,46 @@ def write_study(tmp_path: Path):
         return path
 
     return write
+
+
+# Grid over a good and a hopeless learning rate: once two trials have finished, the
+# median pruner reliably cuts the hopeless ones, while the good ones complete.
+STUDY = """
+study = sw.Study(
+    name="e2e",
+    data=load_data,
+    model=build_model,
+    monitor="val_accuracy",
+    epochs=6,
+    batch_size=128,
+    n_trials=8,
+    sampler=optuna.samplers.GridSampler({"lr": [1e-2, 1e-6], "EarlyStopping.patience": [2, 3]}, seed=0),
+    pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
+    seed=0,
+    callbacks=[
+        sw.EarlyStopping(patience=sw.choice(2, 3)),
+        sw.ReduceLROnPlateau(factor=0.5, patience=1),
+        sw.ModelCheckpoint(),
+        sw.TensorBoard(),
+    ],
+)
+"""
+
+
+def sweep(*args: str, cwd: Path) -> object:
+    old = os.getcwd()
+    os.chdir(cwd)
+    try:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    finally:
+        os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e")
+    study_file = root / "study.py"
+    study_file.write_text(textwrap.dedent(DIGITS_DATA) + textwrap.dedent(STUDY))
+    result = sweep("run", str(study_file), "--jobs", "2", cwd=root)
+    trials = pd.read_csv(root / "reports" / "e2e" / "trials.csv")
+    return root, study_file, result, trials

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import keras
@@ -13,51 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
-from conftest import DIGITS_DATA
+from conftest import STUDY, sweep
 from sweeper.cli import main
-
-# Grid over a good and a hopeless learning rate: once two trials have finished, the
-# median pruner reliably cuts the hopeless ones, while the good ones complete.
-STUDY = """
-study = sw.Study(
-    name="e2e",
-    data=load_data,
-    model=build_model,
-    monitor="val_accuracy",
-    epochs=6,
-    batch_size=128,
-    n_trials=8,
-    sampler=optuna.samplers.GridSampler({"lr": [1e-2, 1e-6], "EarlyStopping.patience": [2, 3]}, seed=0),
-    pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
-    seed=0,
-    callbacks=[
-        sw.EarlyStopping(patience=sw.choice(2, 3)),
-        sw.ReduceLROnPlateau(factor=0.5, patience=1),
-        sw.ModelCheckpoint(),
-        sw.TensorBoard(),
-    ],
-)
-"""
-
-
-def sweep(*args: str, cwd: Path) -> object:
-    old = os.getcwd()
-    os.chdir(cwd)
-    try:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-    finally:
-        os.chdir(old)
-
-
-@pytest.fixture(scope="module")
-def swept(tmp_path_factory):
-    root = tmp_path_factory.mktemp("e2e")
-    study_file = root / "study.py"
-    study_file.write_text(textwrap.dedent(DIGITS_DATA) + textwrap.dedent(STUDY))
-    result = sweep("run", str(study_file), "--jobs", "2", cwd=root)
-    trials = pd.read_csv(root / "reports" / "e2e" / "trials.csv")
-    return root, study_file, result, trials
-
 
 def test_run_exits_0_and_prints_the_best_trial(swept):
     _, _, result, _ = swept
@@ -142,3 +98,15 @@ def test_python_dash_m_sweeper_rejects_a_bad_study_without_writing(tmp_path, wri
     error_lines = [line for line in process.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "did you mean 'val_accuracy'?" in error_lines[0]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+
+def test_a_worker_that_outgrows_its_memory_budget_is_recycled_between_trials(tmp_path, write_study):
+    path = write_study(STUDY.replace('name="e2e"', 'name="recycle"').replace("epochs=6", "epochs=2"))
+    env = {**os.environ, "SWEEPER_WORKER_MEMORY_MB": "1"}
+    process = subprocess.run([sys.executable, "-m", "sweeper", "run", str(path), "--jobs", "1", "--n-trials", "3"],
+                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    trials = pd.read_csv(tmp_path / "reports" / "recycle" / "trials.csv")
+    # One worker at a time, yet a fresh process after each trial; no trial lost to it.
+    assert len(trials) == 3 and trials["pid"].nunique() >= 2
+    assert set(trials["state"]) <= {"COMPLETE", "PRUNED"}

@@ -3,8 +3,7 @@
 import pandas as pd
 import pytest
 
-from conftest import REPO
-from test_end_to_end import sweep
+from conftest import REPO, sweep
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ from sweeper._errors import StudyFileError, SweeperError
 from sweeper._space import choice, float_range, int_range
 from sweeper._study import Study
 from sweeper.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
+from sweeper.reports import Report, load_report, read_tensorboard
 
 __version__ = "0.1.0"
 
@@ -15,6 +16,7 @@ __all__ = [
     "EarlyStopping",
     "ModelCheckpoint",
     "ReduceLROnPlateau",
+    "Report",
     "Study",
     "StudyFileError",
     "SweepResult",
@@ -23,6 +25,8 @@ __all__ = [
     "choice",
     "float_range",
     "int_range",
+    "load_report",
+    "read_tensorboard",
     "run",
 ]
 

@@ -14,7 +14,7 @@ from joblib.externals.loky import get_reusable_executor
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._algorithms import make_sampler
-from sweeper._catalog import best_trial
+from sweeper._catalog import StudyRef, best_trial
 from sweeper._errors import StudyFileError
 from sweeper._loader import load_study_file
 from sweeper._outcome import StopReason, TrialOutcome, count_results
@@ -22,10 +22,12 @@ from sweeper._progress import Progress
 from sweeper._storage import default_storage, open_storage, redact
 from sweeper._study import Study
 from sweeper._worker import SweepConfig, initialize_worker
-from sweeper.reports._trials import write_trials_csv
+from sweeper.reports._report import build_report, write_report
 
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
 WORKER_IDLE_TIMEOUT_S = 120
+# A worker is recycled once it has grown by this much (DESIGN §9: < 100 MB per worker).
+WORKER_MEMORY_BUDGET_MB = float(os.environ.get("SWEEPER_WORKER_MEMORY_MB", "80"))
 
 
 @dataclass(frozen=True)
@@ -37,14 +39,14 @@ class SweepResult:
         storage: The storage, with any password redacted.
         n_results: Trials that count toward ``n_trials`` (COMPLETE, PRUNED, FAIL).
         best_trial: The best COMPLETE trial, or ``None``.
-        trials_csv: The path of ``trials.csv``.
+        report: The path of ``report.html``, beside the CSV reports.
     """
 
     study_name: str
     storage: str
     n_results: int
     best_trial: FrozenTrial | None
-    trials_csv: Path
+    report: Path
 
 
 def run(
@@ -95,9 +97,10 @@ def run(
         reporter.start(jobs, redact(storage))
     _drive(optuna_study, study, config, jobs, n_trials, reporter)
 
-    trials_csv = write_trials_csv(optuna_study, Path(reports_dir) / study.name)
+    ref = StudyRef(study.name, storage, runs_path)
+    written = write_report(build_report(ref, optuna_study), Path(reports_dir) / study.name)
     trials = optuna_study.get_trials(deepcopy=False)
-    return SweepResult(study.name, redact(storage), count_results(trials), best_trial(optuna_study), trials_csv)
+    return SweepResult(study.name, redact(storage), count_results(trials), best_trial(optuna_study), written["report.html"])
 
 
 def _positive(option: str, value: Any) -> int:
@@ -113,7 +116,7 @@ def _executor(jobs: int) -> Any:
         max_workers=jobs,
         timeout=WORKER_IDLE_TIMEOUT_S,
         initializer=initialize_worker,
-        initargs=(intra_op_threads, 1),
+        initargs=(intra_op_threads, 1, WORKER_MEMORY_BUDGET_MB),
         env={"TF_CPP_MIN_LOG_LEVEL": "2"},
     )
 

@@ -44,7 +44,7 @@ def run(study_file: str, jobs: int, n_trials: int | None, storage: str | None, r
 
     result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, storage=storage,
                                         runs_dir=runs_dir, reports_dir=reports_dir))
-    click.echo(f"report: {result.trials_csv}")
+    click.echo(f"report: {result.report}")
     if result.best_trial is None:
         click.echo("no trial completed; see the report's error column.", err=True)
         sys.exit(EXIT_NO_SUCCESS)
@@ -88,11 +88,17 @@ def best(study: str, runs_dir: str, storage: str | None) -> None:
 def report(study: str, runs_dir: str, storage: str | None, reports_dir: str) -> None:
     """Rebuild the reports of STUDY (a study file or a study name)."""
     from sweeper._catalog import find_study, load_optuna_study
-    from sweeper.reports._trials import write_trials_csv
+    from sweeper.reports._report import build_report, write_report
 
     ref = _guarded(lambda: find_study(study, runs_dir, storage))
-    path = write_trials_csv(load_optuna_study(ref), Path(reports_dir) / ref.name)
-    click.echo(f"report: {path}")
+    report = build_report(ref, load_optuna_study(ref))
+    written = write_report(report, Path(reports_dir) / ref.name)
+    counts = report.trials["state"].value_counts().to_dict()
+    click.echo(f"study {ref.name!r}: " + ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())))
+    for failed in report.trials[report.trials["state"] == "FAIL"].itertuples():
+        click.echo(f"  trial {failed.trial} failed ({failed.stop_reason}): {_last_line(failed.error)}")
+    for path in written.values():
+        click.echo(f"report: {path}")
 
 
 @main.command()
@@ -120,6 +126,13 @@ def _guarded(action: Any) -> Any:
     except KeyboardInterrupt:
         click.echo("interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+
+
+def _last_line(error: Any) -> str:
+    """The exception line of a stored traceback."""
+    if not isinstance(error, str) or not error.strip():
+        return "no error recorded"
+    return error.strip().splitlines()[-1]
 
 
 def _echo_best(trial: Any) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import optuna
@@ -47,20 +46,3 @@ def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     row.update({f"params_{name}": value for name, value in trial.params.items()})
     return row
 
-
-def write_trials_csv(study: optuna.Study, report_dir: Path) -> Path:
-    """Writes ``trials.csv`` for ``study`` into ``report_dir``, atomically.
-
-    Args:
-        study: The Optuna study.
-        report_dir: ``reports/<study>``.
-
-    Returns:
-        The CSV's path.
-    """
-    report_dir.mkdir(parents=True, exist_ok=True)
-    path = report_dir / "trials.csv"
-    temp = path.with_name(f".{path.name}.tmp")
-    trials_frame(study).to_csv(temp, index=False)
-    temp.replace(path)
-    return path

@@ -1,0 +1,84 @@
+"""Reports of a real sweep: epochs.csv equals the event files, and the tables agree with each other."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from tbparse import SummaryReader
+from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
+
+import sweeper as sw
+from conftest import sweep
+
+
+@pytest.fixture(scope="module")
+def reports(swept):
+    root = swept[0]
+    return root, root / "reports" / "e2e"
+
+
+def test_run_writes_every_report(reports):
+    _, folder = reports
+    assert {p.name for p in folder.iterdir()} >= {"trials.csv", "epochs.csv", "settings.csv", "report.html"}
+
+
+def test_epochs_csv_equals_the_tensorboard_event_files_exactly(reports):
+    root, folder = reports
+    epochs = pd.read_csv(folder / "epochs.csv")
+    trials = pd.read_csv(folder / "trials.csv")
+    for row in trials.itertuples():
+        mine = epochs[epochs["trial"] == row.trial].set_index("epoch")
+        assert len(mine) == row.epochs_run  # pruned and early-stopped trials have fewer rows, none lost
+        for split, prefix in (("train", ""), ("validation", "val_")):
+            theirs = SummaryReader(f"{row.logdir}/{split}").tensors  # Keras 3 logs tensor summaries
+            accuracy = theirs[theirs["tag"] == "epoch_accuracy"].set_index("step")["value"]
+            np.testing.assert_array_equal(mine[f"{prefix}accuracy"].to_numpy(np.float32), accuracy.to_numpy(np.float32))
+
+
+def test_each_trials_value_is_its_best_logged_epoch(reports):
+    _, folder = reports
+    epochs = pd.read_csv(folder / "epochs.csv")
+    trials = pd.read_csv(folder / "trials.csv").set_index("trial")
+    best = epochs.groupby("trial")["val_accuracy"].max()
+    best_epoch = epochs.loc[epochs.groupby("trial")["val_accuracy"].idxmax()].set_index("trial")["epoch"]
+    for trial, row in trials.iterrows():
+        assert np.float32(row["value"]) == np.float32(best[trial])
+        assert row["best_epoch"] == best_epoch[trial]
+
+
+def test_settings_csv_counts_every_trial_once(reports):
+    _, folder = reports
+    settings = pd.read_csv(folder / "settings.csv")
+    trials = pd.read_csv(folder / "trials.csv")
+    assert "params_EarlyStopping.patience" in settings.columns
+    assert settings["trials"].sum() == len(trials)
+    assert settings["pruned"].sum() == (trials["state"] == "PRUNED").sum()
+
+
+def test_each_trial_writes_hparams_for_the_tensorboard_dashboard(reports):
+    root, folder = reports
+    trials = pd.read_csv(folder / "trials.csv")
+    row = trials.iloc[0]
+    plugins = set()
+    for path in sorted(Path(row["logdir"]).glob("events.out.tfevents.*")):
+        for event in EventFileLoader(str(path)).Load():
+            plugins |= {value.metadata.plugin_data.plugin_name for value in event.summary.value}
+    assert "hparams" in plugins
+
+
+def test_load_report_returns_the_same_tables(reports):
+    root, folder = reports
+    report = sw.load_report("e2e", runs_dir=root / "runs")
+    on_disk = pd.read_csv(folder / "epochs.csv")
+    assert report.monitor == "val_accuracy" and report.mode == "max"
+    assert len(report.epochs) == len(on_disk) and list(report.epochs.columns) == list(on_disk.columns)
+    assert report.best is not None and report.best["state"] == "COMPLETE"
+
+
+def test_report_command_rebuilds_and_lists_the_files(reports):
+    root, folder = reports
+    (folder / "report.html").unlink()
+    result = sweep("report", "e2e", cwd=root)
+    assert result.exit_code == 0, result.output
+    assert (folder / "report.html").exists() and "settings.csv" in result.output
