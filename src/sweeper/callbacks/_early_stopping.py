@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sweeper.callbacks._spec import (
+    BOOLEAN,
+    MODE,
+    MONITOR,
+    NON_NEGATIVE_INT,
+    NON_NEGATIVE_NUMBER,
+    NUMBER_OR_NONE,
+    MonitoredKerasSpec,
+)
 
-from sweeper._direction import MODES
-from sweeper.callbacks._spec import BuildContext, CallbackSpec, is_int, is_number
 
-
-class EarlyStopping(CallbackSpec):
+class EarlyStopping(MonitoredKerasSpec):
     """Stops a trial when its monitored value stops improving.
 
     Takes the classic Keras parameters, each a fixed value or a search space:
@@ -31,21 +36,13 @@ class EarlyStopping(CallbackSpec):
         "restore_best_weights": False,
         "start_from_epoch": 0,
     }
-
-    def _check(self, name: str, value: Any) -> None:
-        if name in ("patience", "start_from_epoch", "verbose"):
-            self._require(is_int(value) and value >= 0, name, value, "an integer >= 0")
-        elif name == "min_delta":
-            self._require(is_number(value) and value >= 0, name, value, "a number >= 0")
-        elif name == "baseline":
-            self._require(value is None or is_number(value), name, value, "a number or None")
-        elif name == "mode":
-            self._require(value in MODES, name, value, f"one of {MODES}")
-        elif name == "monitor":
-            self._require(value is None or isinstance(value, str), name, value, "a metric name")
-
-    def build(self, values: dict[str, Any], context: BuildContext) -> Any:
-        import keras
-
-        monitor, mode = self.monitor_and_mode(values, context)
-        return keras.callbacks.EarlyStopping(**{**values, "monitor": monitor, "mode": mode})
+    rules = {
+        "monitor": MONITOR,
+        "min_delta": NON_NEGATIVE_NUMBER,
+        "patience": NON_NEGATIVE_INT,
+        "verbose": NON_NEGATIVE_INT,
+        "mode": MODE,
+        "baseline": NUMBER_OR_NONE,
+        "restore_best_weights": BOOLEAN,
+        "start_from_epoch": NON_NEGATIVE_INT,
+    }

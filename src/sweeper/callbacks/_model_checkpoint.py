@@ -5,8 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sweeper._direction import MODES
-from sweeper.callbacks._spec import BuildContext, CallbackSpec, _warn, is_int, is_number, trial_path
+from sweeper.callbacks._spec import (
+    BOOLEAN,
+    MODE,
+    MONITOR,
+    NON_NEGATIVE_INT,
+    NUMBER_OR_NONE,
+    POSITIVE_INT,
+    BuildContext,
+    CallbackSpec,
+    Rule,
+    _warn,
+    trial_path,
+)
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 WEIGHTS_SUFFIX = ".weights.h5"
@@ -50,6 +61,17 @@ class ModelCheckpoint(CallbackSpec):
         "initial_value_threshold": None,
     }
 
+    rules = {
+        "filepath": Rule(lambda v: v is None or isinstance(v, (str, Path)), "a file name"),
+        "monitor": MONITOR,
+        "verbose": NON_NEGATIVE_INT,
+        "save_best_only": BOOLEAN,
+        "save_weights_only": BOOLEAN,
+        "mode": MODE,
+        "period": POSITIVE_INT,
+        "initial_value_threshold": NUMBER_OR_NONE,
+    }
+
     def __init__(self, **params: Any) -> None:
         super().__init__(**params)
         weights_only = self.params.get("save_weights_only", False)
@@ -58,19 +80,8 @@ class ModelCheckpoint(CallbackSpec):
             self.params["filepath"] = self._checked_filepath(filepath, weights_only)
 
     def _check(self, name: str, value: Any) -> None:
-        if name == "period":
-            self._require(is_int(value) and value >= 1, name, value, "an integer >= 1")
-        elif name == "verbose":
-            self._require(is_int(value) and value >= 0, name, value, "an integer >= 0")
-        elif name in ("save_best_only", "save_weights_only"):
-            self._require(isinstance(value, bool), name, value, "True or False")
-        elif name == "mode":
-            self._require(value in MODES, name, value, f"one of {MODES}")
-        elif name == "initial_value_threshold":
-            self._require(value is None or is_number(value), name, value, "a number or None")
-        elif name == "filepath":
-            self._require(value is None or isinstance(value, (str, Path)), name, value, "a file name")
-        elif name == "save_freq" and value != "epoch":
+        super()._check(name, value)
+        if name == "save_freq" and value != "epoch":
             raise self._error(
                 f"save_freq={value!r} is not supported: sweeper checkpoints at epoch ends.",
                 "use period=N to save every N epochs.",

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Any
+from sweeper.callbacks._spec import (
+    MODE,
+    MONITOR,
+    NON_NEGATIVE_INT,
+    NON_NEGATIVE_NUMBER,
+    MonitoredKerasSpec,
+    Rule,
+    is_number,
+)
 
-from sweeper._direction import MODES
-from sweeper.callbacks._spec import BuildContext, CallbackSpec, is_int, is_number
+FACTOR = Rule(lambda v: is_number(v) and 0 < v < 1, "a number with 0 < factor < 1")
 
 
-class ReduceLROnPlateau(CallbackSpec):
+class ReduceLROnPlateau(MonitoredKerasSpec):
     """Multiplies the learning rate by ``factor`` when the monitored value plateaus.
 
     Takes the classic Keras parameters, each a fixed value or a search space:
@@ -32,22 +39,14 @@ class ReduceLROnPlateau(CallbackSpec):
         "cooldown": 0,
         "min_lr": 0.0,
     }
+    rules = {
+        "monitor": MONITOR,
+        "factor": FACTOR,
+        "patience": NON_NEGATIVE_INT,
+        "verbose": NON_NEGATIVE_INT,
+        "mode": MODE,
+        "min_delta": NON_NEGATIVE_NUMBER,
+        "cooldown": NON_NEGATIVE_INT,
+        "min_lr": NON_NEGATIVE_NUMBER,
+    }
     renamed = {"epsilon": "min_delta"}
-
-    def _check(self, name: str, value: Any) -> None:
-        if name == "factor":
-            self._require(is_number(value) and 0 < value < 1, name, value, "a number with 0 < factor < 1")
-        elif name in ("patience", "cooldown", "verbose"):
-            self._require(is_int(value) and value >= 0, name, value, "an integer >= 0")
-        elif name in ("min_delta", "min_lr"):
-            self._require(is_number(value) and value >= 0, name, value, "a number >= 0")
-        elif name == "mode":
-            self._require(value in MODES, name, value, f"one of {MODES}")
-        elif name == "monitor":
-            self._require(value is None or isinstance(value, str), name, value, "a metric name")
-
-    def build(self, values: dict[str, Any], context: BuildContext) -> Any:
-        import keras
-
-        monitor, mode = self.monitor_and_mode(values, context)
-        return keras.callbacks.ReduceLROnPlateau(**{**values, "monitor": monitor, "mode": mode})

@@ -8,13 +8,14 @@ as keras-tuner's ``run_trial`` does, so no state leaks from one trial to the nex
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import optuna
 
+from sweeper._direction import MODES
 from sweeper._errors import StudyFileError
 from sweeper._space import candidate_values, is_search_space, suggest
 
@@ -59,6 +60,31 @@ class BuildContext:
     mode: str
 
 
+@dataclass(frozen=True)
+class Rule:
+    """What a parameter's every possible value must satisfy."""
+
+    holds: Callable[[Any], bool]
+    description: str
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+NON_NEGATIVE_INT = Rule(lambda v: is_int(v) and v >= 0, "an integer >= 0")
+POSITIVE_INT = Rule(lambda v: is_int(v) and v >= 1, "an integer >= 1")
+NON_NEGATIVE_NUMBER = Rule(lambda v: is_number(v) and v >= 0, "a number >= 0")
+NUMBER_OR_NONE = Rule(lambda v: v is None or is_number(v), "a number or None")
+BOOLEAN = Rule(lambda v: isinstance(v, bool), "True or False")
+MODE = Rule(lambda v: v in MODES, f"one of {MODES}")
+MONITOR = Rule(lambda v: v is None or isinstance(v, str), "a logged metric name")
+
+
 class CallbackSpec:
     """A Keras callback declared with classic parameters, each fixed or searched.
 
@@ -75,6 +101,7 @@ class CallbackSpec:
 
     keras_name: ClassVar[str]
     defaults: ClassVar[dict[str, Any]]
+    rules: ClassVar[dict[str, Rule]] = {}
     renamed: ClassVar[dict[str, str]] = {}
     removed: ClassVar[dict[str, str]] = {}
 
@@ -117,14 +144,16 @@ class CallbackSpec:
         return StudyFileError(f"{self.keras_name}: {message}", fix=fix)
 
     def _check(self, name: str, value: Any) -> None:
-        """Raises a StudyFileError when ``value`` is not valid for ``name``.
+        """Raises a StudyFileError when ``value`` breaks the parameter's rule.
 
         Called for every value a parameter may take, fixed or searched.
         """
-
-    def _require(self, condition: bool, name: str, value: Any, rule: str) -> None:
-        if not condition:
-            raise self._error(f"{name}={value!r} is invalid: {name} must be {rule}.", f"give {name} a value that is {rule}.")
+        rule = self.rules.get(name)
+        if rule is not None and not rule.holds(value):
+            raise self._error(
+                f"{name}={value!r} is invalid: {name} must be {rule.description}.",
+                f"give {name} a value that is {rule.description}.",
+            )
 
     def param_name(self, name: str) -> str:
         """The Optuna param name of a searched parameter, e.g. ``EarlyStopping.patience``."""
@@ -167,6 +196,16 @@ class CallbackSpec:
         return monitor, mode
 
 
+class MonitoredKerasSpec(CallbackSpec):
+    """A spec whose callback is the Keras callback of the same name, watching a monitor."""
+
+    def build(self, values: dict[str, Any], context: BuildContext) -> Any:
+        import keras
+
+        monitor, mode = self.monitor_and_mode(values, context)
+        return getattr(keras.callbacks, self.keras_name)(**{**values, "monitor": monitor, "mode": mode})
+
+
 def trial_path(template: str, paths: TrialPaths, *, is_file: bool) -> Path:
     """Places a user's path so that every trial writes its own.
 
@@ -193,14 +232,6 @@ def trial_path(template: str, paths: TrialPaths, *, is_file: bool) -> Path:
 
 def _warn(message: str) -> None:
     warnings.warn(message, SweeperDeprecationWarning, stacklevel=4)
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def searched_params(specs: Iterable[Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sweeper.callbacks._spec import BuildContext, CallbackSpec, is_int, trial_path
+from sweeper.callbacks._spec import BOOLEAN, NON_NEGATIVE_INT, BuildContext, CallbackSpec, Rule, is_int, trial_path
 
 
 class TensorBoard(CallbackSpec):
@@ -35,18 +35,20 @@ class TensorBoard(CallbackSpec):
         "embeddings_freq": 0,
         "embeddings_metadata": None,
     }
+    rules = {
+        "histogram_freq": NON_NEGATIVE_INT,
+        "embeddings_freq": NON_NEGATIVE_INT,
+        "write_graph": BOOLEAN,
+        "write_images": BOOLEAN,
+        "write_steps_per_second": BOOLEAN,
+        "update_freq": Rule(lambda v: v in ("epoch", "batch") or (is_int(v) and v > 0), "'epoch', 'batch' or a positive integer"),
+    }
     removed = {
         "batch_size": "Keras 3 dropped it; histograms are computed from the layer weights, not from batches.",
         "write_grads": "Keras 3 dropped gradient histograms; histogram_freq logs weight histograms instead.",
         "embeddings_layer_names": "Keras 3 projects every Embedding layer; embeddings_metadata={layer_name: file} picks metadata per layer.",
         "embeddings_data": "Keras 3 projects Embedding layer weights, not activations computed from embeddings_data.",
     }
-
-    def _check(self, name: str, value: Any) -> None:
-        if name in ("histogram_freq", "embeddings_freq"):
-            self._require(is_int(value) and value >= 0, name, value, "an integer >= 0")
-        elif name == "update_freq":
-            self._require(value in ("epoch", "batch") or (is_int(value) and value > 0), name, value, "'epoch', 'batch' or a positive integer")
 
     def build(self, values: dict[str, Any], context: BuildContext) -> Any:
         import keras
