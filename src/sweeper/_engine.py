@@ -78,17 +78,24 @@ def run(
     Raises:
         StudyFileError: For bad input, before anything is written.
     """
-    study = load_study_file(study_file)
-    n_trials = _positive("--n-trials", study.n_trials if n_trials is None else n_trials)
     jobs = _positive("--jobs", jobs)
-    runs_path = Path(runs_dir).resolve()
-    storage = storage or default_storage(runs_path / study.name)
-    config = SweepConfig(str(Path(study_file).resolve()), storage, str(runs_path))
-
+    study_path = Path(study_file)
     # Keras loads only here, in the driver and its workers, never on `import sweeper`.
     from sweeper._trial_runner import probe_study
 
-    probe = _executor(jobs).submit(probe_study, config).result()
+    # The workers start importing TensorFlow while the driver loads the study file.
+    probe_future = _executor(jobs).submit(probe_study, str(study_path.resolve())) if study_path.is_file() else None
+    try:
+        study = load_study_file(study_path)
+        n_trials = _positive("--n-trials", study.n_trials if n_trials is None else n_trials)
+    except StudyFileError:
+        # Bad input exits at once, without waiting for the workers' TensorFlow import.
+        _executor(jobs).shutdown(wait=False, kill_workers=True)
+        raise
+    runs_path = Path(runs_dir).resolve()
+    storage = storage or default_storage(runs_path / study.name)
+    config = SweepConfig(str(study_path.resolve()), storage, str(runs_path))
+    probe = probe_future.result()
     optuna_study = _open_study(study, storage, probe)
     _fail_abandoned_trials(optuna_study)
     already = count_results(optuna_study.get_trials(deepcopy=False))

@@ -49,7 +49,7 @@ class ProbeResult:
         return "maximize" if self.mode == "max" else "minimize"
 
 
-def probe_study(config: SweepConfig) -> ProbeResult:
+def probe_study(study_file: str) -> ProbeResult:
     """Builds one model and evaluates it on a batch, before any trial trains.
 
     This resolves the monitor's direction by Keras's rule and checks every monitor
@@ -57,7 +57,7 @@ def probe_study(config: SweepConfig) -> ProbeResult:
     training, not after the first epoch.
 
     Args:
-        config: The sweep.
+        study_file: The study file's absolute path.
 
     Returns:
         The direction and the logged keys.
@@ -66,7 +66,7 @@ def probe_study(config: SweepConfig) -> ProbeResult:
         StudyFileError: For a data or model function that fails, or a monitor the
             model does not log.
     """
-    context = worker_context(config)
+    context = worker_context(study_file)
     study = context.study
     throwaway = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     try:
@@ -79,15 +79,15 @@ def probe_study(config: SweepConfig) -> ProbeResult:
             check_monitor(monitor, keys, owner=owner)
         mode = resolve_mode(study.monitor, study.mode, model)
     except StudyFileError as error:
-        raise error.with_source(config.study_file) from None
+        raise error.with_source(study_file) from None
     except Exception as error:
         raise StudyFileError(
             f"building or evaluating the first model raised {type(error).__name__}: {error}",
-            source=location_in(Path(config.study_file), error),
+            source=location_in(Path(study_file), error),
             fix="fix the model function so it returns a compiled keras.Model that fits the data.",
         ) from None
     finally:
-        keras.backend.clear_session()
+        _release_memory()
     return ProbeResult(mode, tuple(keys))
 
 
@@ -133,7 +133,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     Returns:
         How the trial ended.
     """
-    context = worker_context(config)
+    context = worker_context(config.study_file)
     optuna_study = _optuna_study(context, config, study_name)
     trial = optuna.trial.Trial(optuna_study, trial_id)
     optuna_study.sampler = make_sampler(context.study, trial.number)
@@ -179,8 +179,7 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
 
     mode = _stored_mode(trial)  # the probe resolved it once for the whole sweep
     paths = TrialPaths(config.trial_dir(study.name, trial.number), trial.number)
-    build = BuildContext(paths, study.monitor, mode)
-    callbacks = [spec.build(spec_values, build) for spec, spec_values in values.items()]
+    callbacks = [spec.build(v, BuildContext(paths, study.monitor, mode)) for spec, v in values.items()]
     callbacks += study.fresh_user_callbacks()
     recorder = TrialRecorder(study.monitor, mode)
     bridge = PruningBridge(trial, study.monitor, mode)
@@ -194,12 +193,17 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
         **study.fit_kwargs,
     )
     fit_seconds = time.perf_counter() - fit_started
-    reason = _stop_reason(study, recorder, bridge, callbacks)
-    outcome = _outcome(trial.number, reason, recorder, bridge)
+    outcome = _outcome(trial.number, _stop_reason(study, recorder, bridge, callbacks), recorder, bridge)
     logdir = _logdir(callbacks)
     if logdir is not None:
         write_hparams(logdir, trial.number, trial.params, {f"best_{study.monitor}": recorder.best})
-    attrs = {
+    attrs = _recorded_attrs(recorder, callbacks, logdir)
+    attrs.update(fit_s=round(fit_seconds, 3), seed=None if study.seed is None else study.seed + repeat)
+    return outcome, attrs
+
+
+def _recorded_attrs(recorder: TrialRecorder, callbacks: list[Any], logdir: str | None) -> dict[str, Any]:
+    return {
         "best_value": recorder.best,
         "best_epoch": recorder.best_epoch,
         "epochs_run": recorder.epochs_run,
@@ -208,10 +212,7 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
         "lr_reductions": recorder.lr_reductions,
         "checkpoint": _checkpoint_path(callbacks),
         "logdir": logdir,
-        "fit_s": round(fit_seconds, 3),
-        "seed": None if study.seed is None else study.seed + repeat,
     }
-    return outcome, attrs
 
 
 def _stored_mode(trial: optuna.Trial) -> Mode:
@@ -283,6 +284,7 @@ def _format_error(error: BaseException) -> str:
 
 
 def _release_memory() -> None:
-    # No gc.collect() here: it costs ~0.5 s a trial and frees nothing TensorFlow leaks;
-    # loky collects and recycles the worker when it outgrows its budget.
-    keras.backend.clear_session()
+    # free_memory=False: Keras's default runs gc.collect(), ~0.5 s a trial that frees
+    # nothing TensorFlow leaks (measured); loky collects and recycles the worker when
+    # it outgrows its memory budget instead.
+    keras.backend.clear_session(free_memory=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -84,19 +85,23 @@ def _set_memory_budget(memory_budget_mb: float) -> None:
     process_executor._MAX_MEMORY_LEAK_SIZE = int(memory_budget_mb * 2**20)
 
 
-def worker_context(config: SweepConfig) -> WorkerContext:
-    """The loaded study and data for ``config``, loading them on first use.
+def worker_context(study_file: str) -> WorkerContext:
+    """The loaded study and data of ``study_file``, loading them on first use.
 
     A changed study file (by modification time) is loaded again.
     """
     global _context
-    path = Path(config.study_file)
+    path = Path(study_file)
     key = (str(path), path.stat().st_mtime)
     if _context is not None and _context.key == key:
         return _context
     _context = None  # Free the previous study's data before loading the next.
     study = load_study_file(path)
     _context = WorkerContext(key, study, _load_data(study, path))
+    # TensorFlow, the study and its data live as long as the worker: freezing them
+    # keeps every later garbage collection from walking ~400k long-lived objects.
+    gc.collect()
+    gc.freeze()
     return _context
 
 
