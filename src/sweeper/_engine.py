@@ -26,7 +26,7 @@ from sweeper.reports._report import build_report, write_report
 
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
 WORKER_IDLE_TIMEOUT_S = 120
-# A worker is recycled once it has grown by this much (DESIGN §9: < 100 MB per worker).
+# A worker is recycled once it has grown this much since its first trial (DESIGN §9: < 100 MB).
 WORKER_MEMORY_BUDGET_MB = float(os.environ.get("SWEEPER_WORKER_MEMORY_MB", "80"))
 
 

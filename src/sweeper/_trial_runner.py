@@ -12,7 +12,6 @@ from typing import Any
 
 import keras
 import optuna
-import psutil
 from optuna.trial import TrialState
 
 from sweeper._algorithms import make_pruner, make_sampler
@@ -23,7 +22,7 @@ from sweeper._loader import location_in
 from sweeper._outcome import StopReason, TrialOutcome
 from sweeper._storage import open_storage
 from sweeper._study import Study
-from sweeper._worker import SweepConfig, WorkerContext, worker_context
+from sweeper._worker import SweepConfig, WorkerContext, record_trial_memory, worker_context
 from sweeper.callbacks import BuildContext, CallbackSpec, ReduceLROnPlateau, TrialPaths
 from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
 from sweeper.callbacks._pruning import PruningBridge
@@ -149,7 +148,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     attrs.update(
         stop_reason=outcome.stop_reason,
         duration_s=round(time.perf_counter() - started, 3),
-        worker_rss_mb=round(psutil.Process().memory_info().rss / 2**20, 1),
+        worker_rss_mb=record_trial_memory(),
     )
     _set_attrs(trial, attrs)
     _tell(optuna_study, trial, outcome)

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from sweeper._data import StudyData, study_data
 from sweeper._errors import StudyFileError
 from sweeper._loader import load_study_file, location_in
@@ -70,19 +72,50 @@ def initialize_worker(intra_op_threads: int, inter_op_threads: int, memory_budge
     tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
 
 
-def _set_memory_budget(memory_budget_mb: float) -> None:
-    """Recycles this worker when Keras's per-model leak exceeds the budget.
+class _MemoryBudget:
+    """Recycles this worker once Keras's per-model leak exceeds a budget.
 
-    Each trial leaves about 4 MB behind in TensorFlow even after ``clear_session()``
-    and ``gc.collect()`` (measured; no allocator or cleanup order removes it). Loky
-    already restarts a worker whose memory grew past a limit, between tasks and
-    without failing any; its limit (300 MB) is a module global read in this process,
-    so lowering it here bounds a worker's growth. The replacement pays the
-    TensorFlow import once more.
+    Each trial leaves about 4.5 MB behind in TensorFlow even after
+    ``clear_session()`` and ``gc.collect()`` (measured; no allocator or cleanup
+    order removes it), so a long-lived worker must be replaced now and then.
+    Loky already knows how: after a task, a worker whose memory grew past
+    ``_MAX_MEMORY_LEAK_SIZE`` exits cleanly and a fresh one takes its place,
+    without failing any task. Loky measures growth from its first task, which may
+    be the light probe; sweeper measures it from the end of the first trial,
+    and asks loky for the exit by lowering the limit to zero.
     """
-    from joblib.externals.loky import process_executor
 
-    process_executor._MAX_MEMORY_LEAK_SIZE = int(memory_budget_mb * 2**20)
+    def __init__(self, budget_mb: float) -> None:
+        from joblib.externals.loky import process_executor
+
+        self._loky = process_executor
+        self._loky._MAX_MEMORY_LEAK_SIZE = 2**62  # loky's own measure is off; this class decides
+        self.budget_mb = budget_mb
+        self.reference_mb: float | None = None
+
+    def after_trial(self, rss_mb: float) -> None:
+        """Records the worker's RSS after a trial; past the budget, recycles the worker."""
+        if self.reference_mb is None:
+            self.reference_mb = rss_mb
+            return
+        if rss_mb - self.reference_mb > self.budget_mb:
+            self._loky._MAX_MEMORY_LEAK_SIZE = 0
+
+
+_memory_budget: _MemoryBudget | None = None
+
+
+def _set_memory_budget(memory_budget_mb: float) -> None:
+    global _memory_budget
+    _memory_budget = _MemoryBudget(memory_budget_mb)
+
+
+def record_trial_memory() -> float:
+    """The worker's RSS in MB after a trial; recycles the worker past its budget."""
+    rss_mb = round(psutil.Process().memory_info().rss / 2**20, 1)
+    if _memory_budget is not None:
+        _memory_budget.after_trial(rss_mb)
+    return rss_mb
 
 
 def worker_context(study_file: str) -> WorkerContext:
