@@ -82,3 +82,34 @@ def test_report_command_rebuilds_and_lists_the_files(reports):
     result = sweep("report", "e2e", cwd=root)
     assert result.exit_code == 0, result.output
     assert (folder / "report.html").exists() and "settings.csv" in result.output
+
+
+FAILING_STUDY = """
+def build_model_or_fail(trial):
+    model = build_model(trial)
+    if trial.params["lr"] < 1e-3:
+        raise ValueError("this learning rate is not supported")
+    return model
+
+
+study = sw.Study(
+    name="failing", data=load_data, model=build_model_or_fail, monitor="val_accuracy", epochs=2, n_trials=4,
+    sampler=optuna.samplers.GridSampler({"lr": [1e-2, 1e-6]}, seed=0), pruner=None,
+    callbacks=[sw.ModelCheckpoint(), sw.TensorBoard()],
+)
+"""
+
+
+def test_failed_trials_show_in_the_reports_with_their_traceback(tmp_path, write_study):
+    path = write_study(FAILING_STUDY)
+    run = sweep("run", str(path), "--jobs", "2", cwd=tmp_path)
+    assert run.exit_code == 0, run.output  # a failing trial never kills the sweep
+    trials = pd.read_csv(tmp_path / "reports" / "failing" / "trials.csv")
+    failed = trials[trials["state"] == "FAIL"]
+    assert len(trials) == 4 and len(failed) >= 1
+    assert (failed["stop_reason"] == "error").all()
+    assert failed["error"].str.contains("ValueError: this learning rate is not supported").all()
+    report = sweep("report", "failing", cwd=tmp_path)
+    assert "failed (error): ValueError: this learning rate is not supported" in report.output
+    html = (tmp_path / "reports" / "failing" / "report.html").read_text()
+    assert "<details" in html and "this learning rate is not supported" in html

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import pickle
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import optuna
 from joblib.externals.loky import get_reusable_executor
@@ -16,13 +18,16 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper._algorithms import make_sampler
 from sweeper._catalog import StudyRef, best_trial
 from sweeper._errors import StudyFileError
-from sweeper._loader import load_study_file
+from sweeper._loader import check_study_file, load_study_file
 from sweeper._outcome import StopReason, TrialOutcome, count_results
 from sweeper._progress import Progress
 from sweeper._storage import default_storage, open_storage, redact
-from sweeper._study import Study
 from sweeper._worker import SweepConfig, initialize_worker
+from sweeper.callbacks import SweeperDeprecationWarning
 from sweeper.reports._report import build_report, write_report
+
+if TYPE_CHECKING:
+    from sweeper._trial_runner import ProbeResult
 
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
 WORKER_IDLE_TIMEOUT_S = 120
@@ -79,35 +84,43 @@ def run(
         StudyFileError: For bad input, before anything is written.
     """
     jobs = _positive("--jobs", jobs)
-    study_path = Path(study_file)
-    # Keras loads only here, in the driver and its workers, never on `import sweeper`.
+    study_path = check_study_file(study_file)
+    # Workers import Keras; the driver never does, so it leaves both cores to them.
     from sweeper._trial_runner import probe_study
 
-    # The workers start importing TensorFlow while the driver loads the study file.
-    probe_future = _executor(jobs).submit(probe_study, str(study_path.resolve())) if study_path.is_file() else None
-    try:
-        study = load_study_file(study_path)
-        n_trials = _positive("--n-trials", study.n_trials if n_trials is None else n_trials)
-    except StudyFileError:
-        # Bad input exits at once, without waiting for the workers' TensorFlow import.
-        _executor(jobs).shutdown(wait=False, kill_workers=True)
-        raise
+    probe = _executor(jobs).submit(probe_study, str(study_path.resolve())).result()
+    for message in probe.warnings:
+        warnings.warn(message, SweeperDeprecationWarning, stacklevel=2)
+    n_trials = _positive("--n-trials", probe.n_trials if n_trials is None else n_trials)
     runs_path = Path(runs_dir).resolve()
-    storage = storage or default_storage(runs_path / study.name)
+    storage = storage or default_storage(runs_path / probe.name)
     config = SweepConfig(str(study_path.resolve()), storage, str(runs_path))
-    probe = probe_future.result()
-    optuna_study = _open_study(study, storage, probe)
+    optuna_study = _open_study(probe, storage, _driver_sampler(probe, study_path))
     _fail_abandoned_trials(optuna_study)
     already = count_results(optuna_study.get_trials(deepcopy=False))
-    reporter = Progress(n_trials, study.monitor, probe.mode, already) if progress else None
+    reporter = Progress(n_trials, probe.monitor, probe.mode, already) if progress else None
     if reporter:
         reporter.start(jobs, redact(storage))
-    _drive(optuna_study, study, config, jobs, n_trials, reporter)
+    _drive(optuna_study, probe, config, jobs, n_trials, reporter)
 
-    ref = StudyRef(study.name, storage, runs_path)
-    written = write_report(build_report(ref, optuna_study), Path(reports_dir) / study.name)
+    ref = StudyRef(probe.name, storage, runs_path)
+    written = write_report(build_report(ref, optuna_study), Path(reports_dir) / probe.name)
     trials = optuna_study.get_trials(deepcopy=False)
-    return SweepResult(study.name, redact(storage), count_results(trials), best_trial(optuna_study), written["report.html"])
+    return SweepResult(probe.name, redact(storage), count_results(trials), best_trial(optuna_study), written["report.html"])
+
+
+def _driver_sampler(probe: ProbeResult, study_path: Path) -> optuna.samplers.BaseSampler:
+    """The sampler that asks for trials, sent over by the probe.
+
+    A sampler that does not pickle (its class lives in the study file) is rebuilt
+    by loading the study file here, at the cost of a TensorFlow import.
+    """
+    if probe.sampler is not None:
+        try:
+            return pickle.loads(probe.sampler)
+        except Exception:
+            pass
+    return make_sampler(load_study_file(study_path))
 
 
 def _positive(option: str, value: Any) -> int:
@@ -128,21 +141,20 @@ def _executor(jobs: int) -> Any:
     )
 
 
-def _open_study(study: Study, storage: str, probe: Any) -> optuna.Study:
+def _open_study(probe: ProbeResult, storage: str, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
     """Creates the Optuna study, or loads it to resume, checking its direction."""
     backend = open_storage(storage)
-    sampler = make_sampler(study)
     try:
-        existing = optuna.load_study(study_name=study.name, storage=backend, sampler=sampler)
+        existing = optuna.load_study(study_name=probe.name, storage=backend, sampler=sampler)
     except KeyError:
-        created = optuna.create_study(study_name=study.name, storage=backend, sampler=sampler, direction=probe.direction)
-        created.set_user_attr("monitor", study.monitor)
+        created = optuna.create_study(study_name=probe.name, storage=backend, sampler=sampler, direction=probe.direction)
+        created.set_user_attr("monitor", probe.monitor)
         created.set_user_attr("mode", probe.mode)
         return created
     if existing.direction.name.lower() != probe.direction:
         raise StudyFileError(
-            f"study {study.name!r} in {redact(storage)} was created to {existing.direction.name.lower()} "
-            f"{existing.user_attrs.get('monitor', 'its monitor')}, but monitor={study.monitor!r} would {probe.direction} it.",
+            f"study {probe.name!r} in {redact(storage)} was created to {existing.direction.name.lower()} "
+            f"{existing.user_attrs.get('monitor', 'its monitor')}, but monitor={probe.monitor!r} would {probe.direction} it.",
             fix="give the study a new name, or point --storage elsewhere.",
         )
     return existing
@@ -157,7 +169,7 @@ def _fail_abandoned_trials(study: optuna.Study) -> None:
 
 def _drive(
     optuna_study: optuna.Study,
-    study: Study,
+    probe: ProbeResult,
     config: SweepConfig,
     jobs: int,
     n_trials: int,
@@ -167,13 +179,13 @@ def _drive(
     from sweeper._trial_runner import run_trial
 
     executor = _executor(jobs)
-    deadline = None if study.timeout is None else time.monotonic() + study.timeout
+    deadline = None if probe.timeout is None else time.monotonic() + probe.timeout
     in_flight: dict[Future, optuna.Trial] = {}
     while True:
         results = count_results(optuna_study.get_trials(deepcopy=False))
         while len(in_flight) < jobs and results + len(in_flight) < n_trials and not _past(deadline):
             trial = optuna_study.ask()
-            in_flight[executor.submit(run_trial, config, study.name, trial._trial_id)] = trial
+            in_flight[executor.submit(run_trial, config, probe.name, trial._trial_id)] = trial
         if not in_flight:
             return
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)

@@ -49,6 +49,23 @@ def load_study_file(path: str | Path) -> Study:
     return _the_study(module, path)
 
 
+def check_study_file(path: str | Path) -> Path:
+    """Checks that a study file exists and parses, without running it.
+
+    Args:
+        path: The study file.
+
+    Returns:
+        The path.
+
+    Raises:
+        StudyFileError: For a missing or non-Python file, or a syntax error.
+    """
+    path = Path(path)
+    _compile(_read_source(path), path)
+    return path
+
+
 def _read_source(path: Path) -> str:
     if not path.exists():
         raise StudyFileError("no such file.", source=str(path), fix="pass the path of a study .py file.")

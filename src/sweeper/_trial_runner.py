@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import pickle
 import socket
 import time
 import traceback
@@ -29,18 +30,34 @@ from sweeper.callbacks._pruning import PruningBridge
 from sweeper.callbacks._trial_recorder import TrialRecorder
 
 MAX_ERROR_CHARS = 8000
+PROBE_ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
 class ProbeResult:
-    """What building one model before the sweep told about the study.
+    """What the driver needs to know about a study, learnt in a worker.
+
+    The driver never imports TensorFlow: a worker loads the study file, builds one
+    model, and sends back this summary.
 
     Args:
-        mode: The monitor's direction, ``"min"`` or ``"max"``.
+        name: The study's name.
+        monitor: The monitored quantity.
+        mode: The monitor's direction by Keras's rule, ``"min"`` or ``"max"``.
+        n_trials: The study's ``n_trials``.
+        timeout: The study's ``timeout``.
+        sampler: The driver's sampler, pickled; ``None`` when it cannot be pickled.
+        warnings: Warnings raised while loading the study file, for the driver to show.
         logged_keys: The keys the model logs each epoch.
     """
 
+    name: str
+    monitor: str
     mode: Mode
+    n_trials: int
+    timeout: float | None
+    sampler: bytes | None
+    warnings: tuple[str, ...]
     logged_keys: tuple[str, ...]
 
     @property
@@ -67,11 +84,8 @@ def probe_study(study_file: str) -> ProbeResult:
     """
     context = worker_context(study_file)
     study = context.study
-    throwaway = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0)).ask()
     try:
-        for spec in _specs(study):
-            spec.resolve(throwaway)
-        model = _build_model(study, throwaway)
+        model = _probe_model(study)
         logs = model.evaluate(*context.data.probe_batch(), verbose=0, return_dict=True)
         keys = _logged_keys(study, logs, has_validation=context.data.val is not None)
         for owner, monitor in _monitors(study):
@@ -87,7 +101,47 @@ def probe_study(study_file: str) -> ProbeResult:
         ) from None
     finally:
         _release_memory()
-    return ProbeResult(mode, tuple(keys))
+    return ProbeResult(
+        name=study.name,
+        monitor=study.monitor,
+        mode=mode,
+        n_trials=study.n_trials,
+        timeout=study.timeout,
+        sampler=_pickled(make_sampler(study)),
+        warnings=context.warnings,
+        logged_keys=tuple(keys),
+    )
+
+
+def _pickled(value: Any) -> bytes | None:
+    try:
+        return pickle.dumps(value)
+    except Exception:  # e.g. a sampler class defined inside the study file
+        return None
+
+
+def _probe_model(study: Study, attempts: int = PROBE_ATTEMPTS) -> Any:
+    """A model built from random params; a few tries, as some params may fail by design.
+
+    A model function that raises for part of its space is the trial's business
+    (that trial fails); one that raises for every sample cannot work at all.
+    """
+    sampler_study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    for _ in range(attempts - 1):
+        try:
+            return _build_model(study, _probe_trial(study, sampler_study))
+        except StudyFileError:
+            raise
+        except Exception:
+            continue
+    return _build_model(study, _probe_trial(study, sampler_study))  # the last failure propagates
+
+
+def _probe_trial(study: Study, sampler_study: optuna.Study) -> optuna.Trial:
+    trial = sampler_study.ask()
+    for spec in _specs(study):
+        spec.resolve(trial)
+    return trial
 
 
 def _logged_keys(study: Study, logs: dict[str, Any], *, has_validation: bool) -> list[str]:

@@ -42,6 +42,7 @@ class WorkerContext:
     key: tuple[str, float]
     study: Study
     data: StudyData
+    warnings: tuple[str, ...] = ()
     cache: dict[str, Any] = field(default_factory=dict)
 
 
@@ -59,10 +60,6 @@ def initialize_worker(intra_op_threads: int, inter_op_threads: int, memory_budge
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _set_memory_budget(memory_budget_mb)
-    from sweeper.callbacks import SweeperDeprecationWarning
-
-    # The parent already showed these once; N workers would repeat them N times.
-    warnings.simplefilter("ignore", SweeperDeprecationWarning)
     import optuna
     import tensorflow as tf
 
@@ -129,8 +126,11 @@ def worker_context(study_file: str) -> WorkerContext:
     if _context is not None and _context.key == key:
         return _context
     _context = None  # Free the previous study's data before loading the next.
-    study = load_study_file(path)
-    _context = WorkerContext(key, study, _load_data(study, path))
+    # Recorded, not printed: the driver shows them once instead of once per worker.
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        study = load_study_file(path)
+    _context = WorkerContext(key, study, _load_data(study, path), tuple(str(w.message) for w in caught))
     # TensorFlow, the study and its data live as long as the worker: freezing them
     # keeps every later garbage collection from walking ~400k long-lived objects.
     gc.collect()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ storage_option = click.option("--storage", default=None, help="Optuna RDB URL or
 def main() -> None:
     """Hyperparameter sweeps for Keras, on Optuna and worker processes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    warnings.formatwarning = _one_line_warning
     import optuna
 
     # sweeper prints its own progress line per trial; Optuna's INFO lines would double it.
@@ -114,6 +116,10 @@ def tensorboard(study: str, runs_dir: str, port: int) -> None:
     click.echo(f"TensorBoard on http://127.0.0.1:{port}/ for {logdir}")
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)]
     sys.exit(subprocess.call(command))
+
+
+def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
+    return f"warning: {message}\n"
 
 
 def _guarded(action: Any) -> Any:
