@@ -110,3 +110,12 @@ def test_a_worker_that_outgrows_its_memory_budget_is_recycled_between_trials(tmp
     # One worker at a time, yet a fresh process after each trial; no trial lost to it.
     assert len(trials) == 3 and trials["pid"].nunique() >= 2
     assert set(trials["state"]) <= {"COMPLETE", "PRUNED"}
+
+
+def test_the_driver_process_never_imports_tensorflow(tmp_path, write_study):
+    path = write_study(STUDY.replace('name="e2e"', 'name="light"').replace("epochs=6", "epochs=1"))
+    code = (f"import sys, sweeper; result = sweeper.run({str(path)!r}, n_trials=1, progress=False); "
+            "print(result.n_results, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    process = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert process.stdout.split() == ["1", "False", "False"]

@@ -9,7 +9,7 @@ import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import optuna
 from joblib.externals.loky import get_reusable_executor
@@ -19,15 +19,12 @@ from sweeper._algorithms import make_sampler
 from sweeper._catalog import StudyRef, best_trial
 from sweeper._errors import StudyFileError
 from sweeper._loader import check_study_file, load_study_file
-from sweeper._outcome import StopReason, TrialOutcome, count_results
+from sweeper._outcome import ProbeResult, StopReason, TrialOutcome, count_results
 from sweeper._progress import Progress
 from sweeper._storage import default_storage, open_storage, redact
-from sweeper._worker import SweepConfig, initialize_worker
+from sweeper._worker import SweepConfig, initialize_worker, probe_in_worker, trial_in_worker
 from sweeper.callbacks import SweeperDeprecationWarning
 from sweeper.reports._report import build_report, write_report
-
-if TYPE_CHECKING:
-    from sweeper._trial_runner import ProbeResult
 
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
 WORKER_IDLE_TIMEOUT_S = 120
@@ -86,9 +83,7 @@ def run(
     jobs = _positive("--jobs", jobs)
     study_path = check_study_file(study_file)
     # Workers import Keras; the driver never does, so it leaves both cores to them.
-    from sweeper._trial_runner import probe_study
-
-    probe = _executor(jobs).submit(probe_study, str(study_path.resolve())).result()
+    probe = _executor(jobs).submit(probe_in_worker, str(study_path.resolve())).result()
     for message in probe.warnings:
         warnings.warn(message, SweeperDeprecationWarning, stacklevel=2)
     n_trials = _positive("--n-trials", probe.n_trials if n_trials is None else n_trials)
@@ -176,8 +171,6 @@ def _drive(
     reporter: Progress | None,
 ) -> None:
     """Keeps ``jobs`` trials running until the study holds ``n_trials`` results."""
-    from sweeper._trial_runner import run_trial
-
     executor = _executor(jobs)
     deadline = None if probe.timeout is None else time.monotonic() + probe.timeout
     in_flight: dict[Future, optuna.Trial] = {}
@@ -185,7 +178,7 @@ def _drive(
         results = count_results(optuna_study.get_trials(deepcopy=False))
         while len(in_flight) < jobs and results + len(in_flight) < n_trials and not _past(deadline):
             trial = optuna_study.ask()
-            in_flight[executor.submit(run_trial, config, probe.name, trial._trial_id)] = trial
+            in_flight[executor.submit(trial_in_worker, config, probe.name, trial._trial_id)] = trial
         if not in_flight:
             return
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)

@@ -1,4 +1,7 @@
-"""How a trial ended, and which trials count toward ``n_trials``."""
+"""What workers send back (a probe's summary, a trial's outcome), and what counts toward ``n_trials``.
+
+Nothing here imports Keras: the driver unpickles these.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,8 @@ from dataclasses import dataclass
 from enum import Enum
 
 from optuna.trial import FrozenTrial, TrialState
+
+from sweeper._direction import Mode
 
 
 class StopReason(str, Enum):
@@ -59,3 +64,35 @@ class TrialOutcome:
     stop_reason: str
     error: str | None = None
     pid: int = 0
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the driver needs to know about a study, learnt in a worker.
+
+    The driver never imports TensorFlow: a worker loads the study file, builds one
+    model, and sends back this summary.
+
+    Args:
+        name: The study's name.
+        monitor: The monitored quantity.
+        mode: The monitor's direction by Keras's rule, ``"min"`` or ``"max"``.
+        n_trials: The study's ``n_trials``.
+        timeout: The study's ``timeout``.
+        sampler: The driver's sampler, pickled; ``None`` when it cannot be pickled.
+        warnings: Warnings raised while loading the study file, for the driver to show.
+        logged_keys: The keys the model logs each epoch.
+    """
+
+    name: str
+    monitor: str
+    mode: Mode
+    n_trials: int
+    timeout: float | None
+    sampler: bytes | None
+    warnings: tuple[str, ...]
+    logged_keys: tuple[str, ...]
+
+    @property
+    def direction(self) -> str:
+        return "maximize" if self.mode == "max" else "minimize"

@@ -7,7 +7,6 @@ import pickle
 import socket
 import time
 import traceback
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +15,11 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper._algorithms import make_pruner, make_sampler
-from sweeper._direction import Mode, check_monitor, resolve_mode
+from sweeper._direction import check_monitor, resolve_mode
 from sweeper._errors import StudyFileError
 from sweeper._hparams import write_hparams
 from sweeper._loader import location_in
-from sweeper._outcome import StopReason, TrialOutcome
+from sweeper._outcome import ProbeResult, StopReason, TrialOutcome
 from sweeper._storage import open_storage
 from sweeper._study import Study
 from sweeper._worker import SweepConfig, WorkerContext, record_trial_memory, worker_context
@@ -31,38 +30,6 @@ from sweeper.callbacks._trial_recorder import TrialRecorder
 
 MAX_ERROR_CHARS = 8000
 PROBE_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class ProbeResult:
-    """What the driver needs to know about a study, learnt in a worker.
-
-    The driver never imports TensorFlow: a worker loads the study file, builds one
-    model, and sends back this summary.
-
-    Args:
-        name: The study's name.
-        monitor: The monitored quantity.
-        mode: The monitor's direction by Keras's rule, ``"min"`` or ``"max"``.
-        n_trials: The study's ``n_trials``.
-        timeout: The study's ``timeout``.
-        sampler: The driver's sampler, pickled; ``None`` when it cannot be pickled.
-        warnings: Warnings raised while loading the study file, for the driver to show.
-        logged_keys: The keys the model logs each epoch.
-    """
-
-    name: str
-    monitor: str
-    mode: Mode
-    n_trials: int
-    timeout: float | None
-    sampler: bytes | None
-    warnings: tuple[str, ...]
-    logged_keys: tuple[str, ...]
-
-    @property
-    def direction(self) -> str:
-        return "maximize" if self.mode == "max" else "minimize"
 
 
 def probe_study(study_file: str) -> ProbeResult:

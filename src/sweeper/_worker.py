@@ -14,6 +14,7 @@ import psutil
 from sweeper._data import StudyData, study_data
 from sweeper._errors import StudyFileError
 from sweeper._loader import load_study_file, location_in
+from sweeper._outcome import ProbeResult, TrialOutcome
 from sweeper._study import Study
 
 
@@ -149,3 +150,19 @@ def _load_data(study: Study, path: Path) -> StudyData:
         return study_data(loaded)
     except StudyFileError as error:
         raise error.with_source(str(path)) from None
+
+
+# The driver submits these two. Loky pickles them by reference, so the driver imports
+# only this module, and Keras loads in the workers alone.
+def probe_in_worker(study_file: str) -> ProbeResult:
+    """Runs :func:`sweeper._trial_runner.probe_study` in a worker."""
+    from sweeper._trial_runner import probe_study
+
+    return probe_study(study_file)
+
+
+def trial_in_worker(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutcome:
+    """Runs :func:`sweeper._trial_runner.run_trial` in a worker."""
+    from sweeper._trial_runner import run_trial
+
+    return run_trial(config, study_name, trial_id)
