@@ -84,8 +84,9 @@ def test_ls_best_and_report_find_the_study_by_name(swept):
     assert report.exit_code == 0 and "trials.csv" in report.output
 
 
-def test_unknown_study_is_one_line_and_exit_2(tmp_path):
-    result = sweep("best", "nope", cwd=tmp_path)
+@pytest.mark.parametrize("command", ["best", "report", "tensorboard"])
+def test_unknown_study_is_one_line_and_exit_2(tmp_path, command):
+    result = sweep(command, "nope", cwd=tmp_path)
     assert result.exit_code == 2
     assert result.output.count("\n") == 1 and "no study named 'nope'" in result.output
 
