@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -70,3 +71,24 @@ def make_pruner(study: Study) -> optuna.pruners.BasePruner:
     if pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()
+
+
+def planned_trials(study: Study) -> tuple[tuple[dict[str, Any], dict[str, Any]], ...]:
+    """Every (grid cell, repeat) of a grid study, to enqueue when the study is created.
+
+    Optuna's GridSampler hands out cells by trial number, and repeats enqueued
+    later take numbers too, so cells would be skipped and others run twice. Planning
+    the whole grid up front runs each cell exactly ``repeats`` times. The order is
+    repeat-major: a sweep cut short still covers every cell.
+
+    Args:
+        study: The study.
+
+    Returns:
+        ``(params, user_attrs)`` pairs; none unless ``sampler="grid"``.
+    """
+    if study.sampler != "grid":
+        return ()
+    space = {name: grid_values(value) for name, value in study.searched_callback_params().items()}
+    cells = [dict(zip(space, values)) for values in itertools.product(*space.values())]
+    return tuple((cell, {"repeat": repeat}) for repeat in range(study.repeats) for cell in cells)

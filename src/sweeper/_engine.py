@@ -145,6 +145,8 @@ def _open_study(probe: ProbeResult, storage: str, sampler: optuna.samplers.BaseS
         created = optuna.create_study(study_name=probe.name, storage=backend, sampler=sampler, direction=probe.direction)
         created.set_user_attr("monitor", probe.monitor)
         created.set_user_attr("mode", probe.mode)
+        for params, user_attrs in probe.planned_trials:
+            created.enqueue_trial(params, user_attrs=user_attrs)
         return created
     if existing.direction.name.lower() != probe.direction:
         raise StudyFileError(

@@ -82,6 +82,8 @@ class ProbeResult:
         sampler: The driver's sampler, pickled; ``None`` when it cannot be pickled.
         warnings: Warnings raised while loading the study file, for the driver to show.
         logged_keys: The keys the model logs each epoch.
+        planned_trials: ``(params, user_attrs)`` of trials to enqueue when the study
+            is created: a grid's every cell for every repeat. Defaults to none.
     """
 
     name: str
@@ -92,6 +94,7 @@ class ProbeResult:
     sampler: bytes | None
     warnings: tuple[str, ...]
     logged_keys: tuple[str, ...]
+    planned_trials: tuple[tuple[dict, dict], ...] = ()
 
     @property
     def direction(self) -> str:

@@ -14,7 +14,7 @@ import keras
 import optuna
 from optuna.trial import TrialState
 
-from sweeper._algorithms import make_pruner, make_sampler
+from sweeper._algorithms import make_pruner, make_sampler, planned_trials
 from sweeper._direction import check_monitor, resolve_mode
 from sweeper._errors import StudyFileError
 from sweeper._hparams import write_hparams
@@ -77,6 +77,7 @@ def probe_study(study_file: str) -> ProbeResult:
         sampler=_pickled(make_sampler(study)),
         warnings=context.warnings,
         logged_keys=tuple(keys),
+        planned_trials=planned_trials(study),
     )
 
 
