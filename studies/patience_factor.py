@@ -26,7 +26,7 @@ def build_model(trial):
         keras.layers.Dense(64, activation="relu"),
         keras.layers.Dense(10, activation="softmax"),
     ])
-    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
 
@@ -35,7 +35,7 @@ study = sw.Study(
     data=load_data,
     model=build_model,
     monitor="val_loss",
-    epochs=30,
+    epochs=40,
     batch_size=64,
     n_trials=18,  # 3 patience x 2 factor cells x 3 repeats
     sampler="grid",
