@@ -11,7 +11,7 @@ import pandas as pd
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._errors import StudyFileError
-from sweeper._storage import JOURNAL_FILENAME, default_storage, open_storage, redact
+from sweeper._storage import JOURNAL_FILENAME, default_storage, is_rdb_url, open_storage, redact
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def load_optuna_study(ref: StudyRef) -> optuna.Study:
 
 
 def _has_study(storage: str, name: str) -> bool:
-    if not storage.startswith(("sqlite", "postgresql", "mysql")) and not Path(storage).exists():
+    if not is_rdb_url(storage) and not Path(storage).exists():
         return False
     summaries = optuna.get_all_study_names(storage=open_storage(storage))
     return name in summaries
