@@ -173,14 +173,14 @@ def _drive(
     reporter: Progress | None,
 ) -> None:
     """Keeps ``jobs`` trials running until the study holds ``n_trials`` results."""
-    executor = _executor(jobs)
     deadline = None if probe.timeout is None else time.monotonic() + probe.timeout
     in_flight: dict[Future, optuna.Trial] = {}
     while True:
         results = count_results(optuna_study.get_trials(deepcopy=False))
         while len(in_flight) < jobs and results + len(in_flight) < n_trials and not _past(deadline):
             trial = optuna_study.ask()
-            in_flight[executor.submit(trial_in_worker, config, probe.name, trial._trial_id)] = trial
+            # Asked anew each time: loky hands back the same pool, or a fresh one if a worker died.
+            in_flight[_executor(jobs).submit(trial_in_worker, config, probe.name, trial._trial_id)] = trial
         if not in_flight:
             return
         done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
