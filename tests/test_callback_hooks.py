@@ -1,6 +1,7 @@
 """Sweeper's own callbacks, driven hook by hook with scripted logs (no training)."""
 
 import math
+import subprocess
 
 import keras
 import numpy as np
@@ -8,7 +9,8 @@ import optuna
 import pytest
 
 from sweeper._errors import MonitorNotFoundError
-from sweeper.callbacks._atomic_checkpoint import TEMP_PREFIX, AtomicModelCheckpoint
+from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
+from sweeper.callbacks._temp_files import TEMP_PREFIX
 from sweeper.callbacks._pruning import PruningBridge
 from sweeper.callbacks._trial_recorder import TrialRecorder
 
@@ -43,6 +45,23 @@ def test_recorder_stops_at_once_when_the_loss_diverges(model):
     drive(recorder, model, [{"loss": 1.0, "val_loss": 0.9}, {"loss": math.nan, "val_loss": 0.5}, {"loss": 1.0, "val_loss": 0.1}])
     assert model.stop_training and recorder.diverged_epoch == 1
     assert (recorder.best, recorder.epochs_run) == (0.9, 2)
+
+
+@pytest.mark.parametrize("bad_loss", [math.nan, math.inf])
+def test_recorder_stops_within_the_epoch_on_a_diverged_batch(model, bad_loss):
+    recorder = TrialRecorder("val_loss", "min")
+    recorder.set_model(model)
+    recorder.on_train_begin()
+    recorder.on_epoch_begin(0)
+    recorder.on_epoch_end(0, {"loss": 1.0, "val_loss": 0.9})
+    recorder.on_epoch_begin(1)
+    recorder.on_train_batch_end(0, {"loss": 0.8})
+    assert not model.stop_training
+    recorder.on_train_batch_end(1, {"loss": bad_loss})
+    assert model.stop_training and recorder.diverged_epoch == 1
+    # Keras still ends the cut epoch; its finite-looking value must not become the best.
+    recorder.on_epoch_end(1, {"loss": bad_loss, "val_loss": 0.1})
+    assert (recorder.best, recorder.best_epoch, recorder.diverged_epoch) == (0.9, 0, 1)
 
 
 def test_recorder_counts_learning_rate_reductions(model):
@@ -135,11 +154,17 @@ def test_checkpoint_weights_only(model, tmp_path):
 
 
 def test_checkpoint_is_atomic_and_sweeps_stale_temp_files(model, tmp_path, monkeypatch):
-    stale = tmp_path / f"{TEMP_PREFIX}999-best.keras"
+    finished = subprocess.Popen(["true"])  # noqa: S603, S607
+    finished.wait()
+    dead_pid = finished.pid
+    stale = tmp_path / f"{TEMP_PREFIX}{dead_pid}-best.keras"
     stale.write_bytes(b"half a model")
+    live = tmp_path / f"{TEMP_PREFIX}1-best.keras"  # pid 1 is alive: another writer's file stays
+    live.write_bytes(b"being written")
     callback = checkpoint(tmp_path)
     drive(callback, model, [{"val_loss": 0.5}])
-    assert not stale.exists() and (tmp_path / "best.keras").exists()
+    assert not stale.exists() and live.exists() and (tmp_path / "best.keras").exists()
+    live.unlink()
     good = (tmp_path / "best.keras").read_bytes()
 
     def killed_mid_save(path, overwrite=True):
@@ -153,6 +178,15 @@ def test_checkpoint_is_atomic_and_sweeps_stale_temp_files(model, tmp_path, monke
     # The best checkpoint is the previous, complete one; only a temp file holds the torn write.
     assert (tmp_path / "best.keras").read_bytes() == good
     assert [p.name.startswith(TEMP_PREFIX) for p in tmp_path.iterdir()].count(True) == 1
+
+
+def test_checkpoint_never_saves_the_weights_of_a_diverged_epoch(model, tmp_path):
+    callback = checkpoint(tmp_path, monitor="val_accuracy", mode="max")
+    drive(callback, model, [{"loss": 2.0, "val_accuracy": 0.1}])
+    saved = (tmp_path / "best.keras").read_bytes()
+    # NaN weights predict class 0 everywhere: a finite, even "better", accuracy.
+    callback.on_epoch_end(1, {"loss": math.nan, "val_accuracy": 0.2})
+    assert (tmp_path / "best.keras").read_bytes() == saved and callback.best == 0.1
 
 
 def test_checkpoint_template_naming_an_unlogged_key_fails_clearly(model, tmp_path):

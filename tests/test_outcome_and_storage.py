@@ -26,8 +26,9 @@ def test_results_are_complete_pruned_and_failures_of_the_trial_itself():
         trial(TrialState.FAIL, "interrupted"),  # cut short by the sweep: retried, not counted
         trial(TrialState.RUNNING),
         trial(TrialState.WAITING),
+        create_trial(state=TrialState.FAIL, user_attrs={"stop_reason": "error", "retried": True}),  # its retry counts
     ]
-    assert [counts_as_result(t) for t in trials] == [True, True, True, True, False, False, False]
+    assert [counts_as_result(t) for t in trials] == [True, True, True, True, False, False, False, False]
     assert count_results(trials) == 4
 
 

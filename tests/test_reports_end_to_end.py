@@ -111,5 +111,6 @@ def test_failed_trials_show_in_the_reports_with_their_traceback(tmp_path, write_
     assert failed["error"].str.contains("ValueError: this learning rate is not supported").all()
     report = sweep("report", "failing", cwd=tmp_path)
     assert "failed (error): ValueError: this learning rate is not supported" in report.output
+    assert f'File "{path}", line' in report.output and "in build_model_or_fail" in report.output
     html = (tmp_path / "reports" / "failing" / "report.html").read_text()
     assert "<details" in html and "this learning rate is not supported" in html

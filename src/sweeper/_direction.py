@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 from typing import Any, Literal
 
@@ -100,3 +101,12 @@ def _closest(monitor: str, keys: list[str]) -> str | None:
         return aliases[monitor]
     matches = difflib.get_close_matches(monitor, keys, n=1, cutoff=0.6)
     return matches[0] if matches else None
+
+
+def is_diverged(logs: dict[str, Any]) -> bool:
+    """Whether an epoch's logs hold a NaN or infinite number: its weights are garbage.
+
+    Such weights can still score a finite accuracy (the argmax of NaN is class 0), so
+    nothing may take that epoch for an improvement.
+    """
+    return any(isinstance(value, (int, float)) and not math.isfinite(value) for value in logs.values())

@@ -4,30 +4,30 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 import warnings
-from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import optuna
-from joblib.externals.loky import get_reusable_executor
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
 from sweeper._algorithms import make_sampler
 from sweeper._catalog import StudyRef, best_trial
 from sweeper._errors import StudyFileError
 from sweeper._loader import check_study_file, load_study_file
-from sweeper._outcome import ProbeResult, StopReason, TrialOutcome, count_results
+from sweeper._driver import FaultPolicy, SweepDriver
+from sweeper._faults import SweepAborted, recover_abandoned_trials
+from sweeper._interrupts import signals_deferred, terminate_as_interrupt
+from sweeper._outcome import ProbeResult, count_results
+from sweeper._pool import WorkerDied, WorkerPool
 from sweeper._progress import Progress
 from sweeper._storage import default_storage, open_storage, redact
-from sweeper._worker import SweepConfig, initialize_worker, probe_in_worker, trial_in_worker
+from sweeper._worker import SweepConfig, probe_in_worker
+from sweeper.callbacks._temp_files import remove_stale_checkpoint_files
 from sweeper.callbacks import SweeperDeprecationWarning
 from sweeper.reports._report import build_report, write_report
 
-# Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
-WORKER_IDLE_TIMEOUT_S = 120
 # A worker is recycled once it has grown this much since its first trial (DESIGN §9: < 100 MB).
 WORKER_MEMORY_BUDGET_MB = float(os.environ.get("SWEEPER_WORKER_MEMORY_MB", "80"))
 
@@ -56,6 +56,8 @@ def run(
     *,
     jobs: int = 1,
     n_trials: int | None = None,
+    retries: int | None = None,
+    fail_fast: int | None = None,
     storage: str | None = None,
     runs_dir: str | os.PathLike[str] = "runs",
     reports_dir: str | os.PathLike[str] = "reports",
@@ -68,6 +70,10 @@ def run(
         jobs: Worker processes, each reused across trials. Defaults to ``1``.
         n_trials: Finished trials the study should hold; overrides the study's.
             Defaults to ``None``.
+        retries: Times a trial whose worker died runs again with the same params;
+            overrides the study's. Defaults to ``None``.
+        fail_fast: Stop once this many trials have failed in user code and none has
+            succeeded (``0`` never stops); overrides the study's. Defaults to ``None``.
         storage: An Optuna RDB URL or a journal file path. Defaults to
             ``runs/<study>/journal.log``.
         runs_dir: Where trial artifacts go. Defaults to ``"runs"``.
@@ -79,29 +85,64 @@ def run(
 
     Raises:
         StudyFileError: For bad input, before anything is written.
+        SweepAborted: When the first ``fail_fast`` trials all failed; the report is
+            written first.
+        KeyboardInterrupt: On Ctrl-C or SIGTERM (:class:`SweepTerminated`), once the
+            running trials are ended as ``interrupted``.
     """
     jobs = _positive("--jobs", jobs)
     study_path = check_study_file(study_file)
-    # Workers import Keras; the driver never does, so it leaves both cores to them.
-    probe = _executor(jobs).submit(probe_in_worker, str(study_path.resolve())).result()
+    pool = WorkerPool(jobs, WORKER_MEMORY_BUDGET_MB)
+    probe = _probe(pool, study_path)
     for message in probe.warnings:
         warnings.warn(message, SweeperDeprecationWarning, stacklevel=2)
     n_trials = _positive("--n-trials", probe.n_trials if n_trials is None else n_trials)
+    policy = FaultPolicy(
+        retries=_at_least_zero("--retries", probe.retries if retries is None else retries),
+        fail_fast=_fail_fast_limit(probe.fail_fast if fail_fast is None else fail_fast),
+    )
     runs_path = Path(runs_dir).resolve()
     storage = storage or default_storage(runs_path / probe.name)
     config = SweepConfig(str(study_path.resolve()), storage, str(runs_path))
     optuna_study = _open_study(probe, storage, _driver_sampler(probe, study_path))
-    _fail_abandoned_trials(optuna_study)
+    recover_abandoned_trials(optuna_study)
+    remove_stale_checkpoint_files(runs_path / probe.name / "trials")
     already = count_results(optuna_study.get_trials(deepcopy=False))
     reporter = Progress(n_trials, probe.monitor, probe.mode, already) if progress else None
     if reporter:
         reporter.start(jobs, redact(storage))
-    _drive(optuna_study, probe, config, jobs, n_trials, reporter)
-
+    driver = SweepDriver(optuna_study, config, pool, n_trials, policy, probe.timeout, reporter)
     ref = StudyRef(probe.name, storage, runs_path)
+    try:
+        _drive(driver)
+    except SweepAborted:
+        write_report(build_report(ref, optuna_study), Path(reports_dir) / probe.name)
+        raise
+
     written = write_report(build_report(ref, optuna_study), Path(reports_dir) / probe.name)
     trials = optuna_study.get_trials(deepcopy=False)
     return SweepResult(probe.name, redact(storage), count_results(trials), best_trial(optuna_study), written["report.html"])
+
+
+def _drive(driver: SweepDriver) -> None:
+    """Runs the driver; on any way out but success, stops the workers and their trials first."""
+    with terminate_as_interrupt():
+        try:
+            driver.run()
+        except BaseException:
+            with signals_deferred():
+                driver.stop()
+            raise
+
+
+def _probe(pool: WorkerPool, study_path: Path) -> ProbeResult:
+    # Workers import Keras; the driver never does, so it leaves both cores to them.
+    future = pool.submit(probe_in_worker, str(study_path.resolve()))
+    try:
+        return pool.result(future)
+    except WorkerDied as death:
+        raise StudyFileError(f"loading the study or building its first model killed the worker: {death}",
+                             source=str(study_path), fix="run the study's model function alone to find the crash.") from None
 
 
 def _driver_sampler(probe: ProbeResult, study_path: Path) -> optuna.samplers.BaseSampler:
@@ -122,18 +163,6 @@ def _positive(option: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise StudyFileError(f"{option}={value!r} must be a positive integer.", fix=f"e.g. {option} 2.")
     return value
-
-
-def _executor(jobs: int) -> Any:
-    # Budget TensorFlow's threads so that N workers share the cores instead of fighting over them.
-    intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
-    return get_reusable_executor(
-        max_workers=jobs,
-        timeout=WORKER_IDLE_TIMEOUT_S,
-        initializer=initialize_worker,
-        initargs=(intra_op_threads, 1, WORKER_MEMORY_BUDGET_MB),
-        env={"TF_CPP_MIN_LOG_LEVEL": "2"},
-    )
 
 
 def _open_study(probe: ProbeResult, storage: str, sampler: optuna.samplers.BaseSampler) -> optuna.Study:
@@ -157,53 +186,14 @@ def _open_study(probe: ProbeResult, storage: str, sampler: optuna.samplers.BaseS
     return existing
 
 
-def _fail_abandoned_trials(study: optuna.Study) -> None:
-    """Ends trials a killed earlier run left RUNNING, so they are retried, not counted."""
-    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
-        study._storage.set_trial_user_attr(trial._trial_id, "stop_reason", StopReason.INTERRUPTED.value)
-        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+def _at_least_zero(option: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise StudyFileError(f"{option}={value!r} must be a whole number, 0 or more.", fix=f"e.g. {option} 1.")
+    return value
 
 
-def _drive(
-    optuna_study: optuna.Study,
-    probe: ProbeResult,
-    config: SweepConfig,
-    jobs: int,
-    n_trials: int,
-    reporter: Progress | None,
-) -> None:
-    """Keeps ``jobs`` trials running until the study holds ``n_trials`` results."""
-    deadline = None if probe.timeout is None else time.monotonic() + probe.timeout
-    in_flight: dict[Future, optuna.Trial] = {}
-    while True:
-        results = count_results(optuna_study.get_trials(deepcopy=False))
-        while len(in_flight) < jobs and results + len(in_flight) < n_trials and not _past(deadline):
-            trial = optuna_study.ask()
-            # Asked anew each time: loky hands back the same pool, or a fresh one if a worker died.
-            in_flight[_executor(jobs).submit(trial_in_worker, config, probe.name, trial._trial_id)] = trial
-        if not in_flight:
-            return
-        done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-        for future in done:
-            outcome = _outcome_of(future, in_flight.pop(future), optuna_study)
-            if reporter:
-                reporter.update(outcome)
-
-
-def _past(deadline: float | None) -> bool:
-    return deadline is not None and time.monotonic() > deadline
-
-
-def _outcome_of(future: Future, trial: optuna.Trial, study: optuna.Study) -> TrialOutcome:
-    """The worker's outcome; a trial whose worker raised is failed here instead."""
-    try:
-        return future.result()
-    except Exception as error:
-        message = redact(f"the worker could not run the trial: {type(error).__name__}: {error}")
-        storage = study._storage
-        if storage.get_trial(trial._trial_id).state == TrialState.RUNNING:
-            storage.set_trial_user_attr(trial._trial_id, "stop_reason", StopReason.ERROR.value)
-            storage.set_trial_user_attr(trial._trial_id, "error", message)
-            storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
-        return TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, message)
-
+def _fail_fast_limit(value: Any) -> int | None:
+    """``0`` and ``None`` turn fail-fast off."""
+    if value is None or value == 0:
+        return None
+    return _positive("--fail-fast", value)

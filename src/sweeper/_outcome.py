@@ -29,13 +29,22 @@ class StopReason(str, Enum):
 # Cut short by the sweep itself, not a result of the search: retried, not counted.
 NOT_RESULTS = frozenset({StopReason.INTERRUPTED.value})
 STOP_REASON_ATTR = "stop_reason"
+# Set on a trial whose retry (same params) stands in for it.
+RETRIED_ATTR = "retried"
 
 
 def counts_as_result(trial: FrozenTrial) -> bool:
-    """Whether a trial counts toward ``n_trials``: COMPLETE, PRUNED, or FAIL of its own making."""
+    """Whether a trial counts toward ``n_trials``.
+
+    COMPLETE and PRUNED trials count, and so do FAIL trials of their own making
+    (``nan``, ``error``). An interrupted trial does not, nor does one whose worker
+    died and which was retried: its retry counts instead.
+    """
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
         return True
     if trial.state != TrialState.FAIL:
+        return False
+    if trial.user_attrs.get(RETRIED_ATTR):
         return False
     return trial.user_attrs.get(STOP_REASON_ATTR) not in NOT_RESULTS
 
@@ -56,6 +65,8 @@ class TrialOutcome:
         stop_reason: A ``StopReason`` value.
         error: The error message for a failed trial. Defaults to ``None``.
         pid: The worker's process id. Defaults to ``0``.
+        counted: Whether it counts toward ``n_trials`` (a retried trial does not).
+            Defaults to ``True``.
     """
 
     number: int
@@ -64,6 +75,22 @@ class TrialOutcome:
     stop_reason: str
     error: str | None = None
     pid: int = 0
+    counted: bool = True
+
+
+def outcome_of_trial(trial: FrozenTrial) -> TrialOutcome:
+    """The outcome a finished trial's storage record tells."""
+    attrs = trial.user_attrs
+    value = trial.value if trial.value is not None else attrs.get("best_value")
+    return TrialOutcome(
+        number=trial.number,
+        state=trial.state.name,
+        value=value,
+        stop_reason=str(attrs.get(STOP_REASON_ATTR, StopReason.ERROR.value)),
+        error=attrs.get("error"),
+        pid=int(attrs.get("pid", 0)),
+        counted=counts_as_result(trial),
+    )
 
 
 @dataclass(frozen=True)
@@ -84,6 +111,8 @@ class ProbeResult:
         logged_keys: The keys the model logs each epoch.
         planned_trials: ``(params, user_attrs)`` of trials to enqueue when the study
             is created: a grid's every cell for every repeat. Defaults to none.
+        retries: The study's ``retries``. Defaults to ``1``.
+        fail_fast: The study's ``fail_fast``. Defaults to ``3``.
     """
 
     name: str
@@ -95,6 +124,8 @@ class ProbeResult:
     warnings: tuple[str, ...]
     logged_keys: tuple[str, ...]
     planned_trials: tuple[tuple[dict, dict], ...] = ()
+    retries: int = 1
+    fail_fast: int | None = 3
 
     @property
     def direction(self) -> str:

@@ -6,6 +6,7 @@ import sys
 from collections import Counter
 from typing import TextIO
 
+from sweeper._faults import last_line
 from sweeper._outcome import TrialOutcome
 
 
@@ -35,11 +36,15 @@ class Progress:
 
     def update(self, outcome: TrialOutcome) -> None:
         """Counts a finished trial and prints its line."""
-        self.counts[outcome.state] += 1
+        if outcome.counted:
+            self.counts[outcome.state] += 1
         if outcome.state == "COMPLETE" and outcome.value is not None and self._improves(outcome.value):
             self.best = (outcome.value, outcome.number)
         value = "" if outcome.value is None else f" {self.monitor}={outcome.value:.4f}"
-        self._print(f"trial {outcome.number:>4} {outcome.state:<8}{value} ({outcome.stop_reason})  {self.summary()}")
+        reason = outcome.stop_reason if outcome.counted else f"{outcome.stop_reason}, not counted"
+        self._print(f"trial {outcome.number:>4} {outcome.state:<8}{value} ({reason})  {self.summary()}")
+        if outcome.error and outcome.state == "FAIL":
+            self._print(f"      {last_line(outcome.error)}")
 
     def summary(self) -> str:
         done = self.done_before + sum(self.counts.values())

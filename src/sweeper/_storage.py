@@ -7,7 +7,11 @@ from pathlib import Path
 
 import optuna
 
+from sweeper._errors import StudyFileError
+
 JOURNAL_FILENAME = "journal.log"
+SQLITE_LOCK_TIMEOUT_S = 60
+CONNECT_TIMEOUT_S = 10
 RDB_SCHEMES = ("sqlite", "postgresql", "mysql", "oracle", "mssql")
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][a-zA-Z0-9+.-]*://[^:/@\s]*:)(?P<secret>[^@\s]*)(?P<tail>@)")
 
@@ -34,11 +38,37 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage:
 
     Returns:
         The storage.
+
+    Raises:
+        StudyFileError: When the storage cannot be opened; the message names the
+            URL with its password redacted.
     """
-    if is_rdb_url(storage):
-        return optuna.storages.RDBStorage(storage)
-    Path(storage).parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    try:
+        if is_rdb_url(storage):
+            return optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage))
+        Path(storage).parent.mkdir(parents=True, exist_ok=True)
+        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
+    except Exception as error:
+        raise StudyFileError(
+            f"cannot open storage {redact(storage)}: {type(error).__name__}: {redact(_first_line(error))}",
+            fix="check the URL and that its server is up; PostgreSQL needs pip install 'sweeper[distributed]'.",
+        ) from None
+
+
+def _engine_kwargs(url: str) -> dict:
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if scheme == "sqlite":
+        # Many workers write at once; wait for the lock instead of failing with "database is locked".
+        return {"connect_args": {"timeout": SQLITE_LOCK_TIMEOUT_S}}
+    if scheme == "postgresql":
+        # An unreachable server fails in seconds instead of hanging on TCP retries.
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}, "pool_pre_ping": True}
+    return {}
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""
 
 
 def redact(text: str) -> str:

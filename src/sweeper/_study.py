@@ -51,6 +51,11 @@ class Study:
             Defaults to ``1``.
         mode: ``"auto"``, ``"min"`` or ``"max"``. Defaults to ``"auto"``.
         timeout: Stop starting trials after this many seconds. Defaults to ``None``.
+        retries: Times a trial whose worker process died (killed, crashed, out of
+            memory) runs again with the same params. Defaults to ``1``.
+        fail_fast: Stop the sweep (exit code 1) once this many trials have failed
+            in user code and none has succeeded, so a study that cannot work does
+            not burn hours; ``None`` or ``0`` never stops. Defaults to ``3``.
         fit_kwargs: Extra keyword arguments for ``model.fit``. Defaults to none.
     """
 
@@ -68,6 +73,8 @@ class Study:
     repeats: int = 1
     mode: str = "auto"
     timeout: float | None = None
+    retries: int = 1
+    fail_fast: int | None = 3
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,6 +108,12 @@ class Study:
             _require_positive_int(field_name, getattr(self, field_name))
         if self.batch_size is not None:
             _require_positive_int("batch_size", self.batch_size)
+        if not (_is_int(self.retries) and self.retries >= 0):
+            raise StudyFileError(f"Study retries={self.retries!r} must be a whole number, 0 or more.", fix="e.g. retries=1.")
+        if self.fail_fast is not None and not (_is_int(self.fail_fast) and self.fail_fast >= 0):
+            raise StudyFileError(
+                f"Study fail_fast={self.fail_fast!r} must be a whole number or None.", fix="e.g. fail_fast=3, or None to never stop."
+            )
         if self.seed is not None and not _is_int(self.seed):
             raise StudyFileError(f"Study seed={self.seed!r} must be an integer or None.", fix="e.g. seed=0.")
         if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):

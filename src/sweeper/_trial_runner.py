@@ -78,6 +78,8 @@ def probe_study(study_file: str) -> ProbeResult:
         warnings=context.warnings,
         logged_keys=tuple(keys),
         planned_trials=planned_trials(study),
+        retries=study.retries,
+        fail_fast=study.fail_fast,
     )
 
 

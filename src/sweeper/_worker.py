@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,9 @@ def initialize_worker(intra_op_threads: int, inter_op_threads: int, memory_budge
             since its first task.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Ctrl-C reaches the whole process group; the driver alone decides how the
+    # sweep stops, and ends this worker's trial as interrupted.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _set_memory_budget(memory_budget_mb)
     import optuna
     import tensorflow as tf

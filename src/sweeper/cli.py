@@ -37,15 +37,23 @@ def main() -> None:
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
 @click.option("--n-trials", default=None, type=int, help="Finished trials the study should hold. [default: the study's]")
+@click.option("--retries", default=None, type=int, help="Reruns of a trial whose worker died. [default: the study's, 1]")
+@click.option("--fail-fast", default=None, type=int,
+              help="Stop once this many trials failed and none succeeded; 0 never stops. [default: the study's, 3]")
 @storage_option
 @runs_dir_option
 @click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
-def run(study_file: str, jobs: int, n_trials: int | None, storage: str | None, runs_dir: str, reports_dir: str) -> None:
-    """Run, or resume, the sweep STUDY_FILE declares."""
+def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, fail_fast: int | None,
+        storage: str | None, runs_dir: str, reports_dir: str) -> None:
+    """Run, or resume, the sweep STUDY_FILE declares.
+
+    Ctrl-C or SIGTERM stops it within seconds: running trials end as interrupted,
+    and running the same command again resumes.
+    """
     from sweeper._engine import run as run_sweep
 
-    result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, storage=storage,
-                                        runs_dir=runs_dir, reports_dir=reports_dir))
+    result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, retries=retries, fail_fast=fail_fast,
+                                        storage=storage, runs_dir=runs_dir, reports_dir=reports_dir))
     click.echo(f"report: {result.report}")
     if result.best_trial is None:
         click.echo("no trial completed; see the report's error column.", err=True)
@@ -90,6 +98,7 @@ def best(study: str, runs_dir: str, storage: str | None) -> None:
 def report(study: str, runs_dir: str, storage: str | None, reports_dir: str) -> None:
     """Rebuild the reports of STUDY (a study file or a study name)."""
     from sweeper._catalog import find_study, load_optuna_study
+    from sweeper._faults import last_line, raised_at
     from sweeper.reports._report import build_report, write_report
 
     ref = _guarded(lambda: find_study(study, runs_dir, storage))
@@ -98,7 +107,9 @@ def report(study: str, runs_dir: str, storage: str | None, reports_dir: str) -> 
     counts = report.trials["state"].value_counts().to_dict()
     click.echo(f"study {ref.name!r}: " + ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items())))
     for failed in report.trials[report.trials["state"] == "FAIL"].itertuples():
-        click.echo(f"  trial {failed.trial} failed ({failed.stop_reason}): {_last_line(failed.error)}")
+        click.echo(f"  trial {failed.trial} failed ({failed.stop_reason}): {last_line(failed.error)}")
+        if raised_at(failed.error):
+            click.echo(f"    {raised_at(failed.error)}")
     for path in written.values():
         click.echo(f"report: {path}")
 
@@ -123,22 +134,26 @@ def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
 
 
 def _guarded(action: Any) -> Any:
-    """Runs ``action``; bad input becomes one line on stderr and exit code 2."""
+    """Runs ``action``; bad input becomes one line on stderr and exit code 2.
+
+    A sweep stopped because its first trials all failed exits 1; one stopped by
+    Ctrl-C exits 130, and by SIGTERM 143.
+    """
+    from sweeper._faults import SweepAborted
+    from sweeper._interrupts import SweepTerminated
+
     try:
         return action()
     except StudyFileError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except KeyboardInterrupt:
-        click.echo("interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-
-
-def _last_line(error: Any) -> str:
-    """The exception line of a stored traceback."""
-    if not isinstance(error, str) or not error.strip():
-        return "no error recorded"
-    return error.strip().splitlines()[-1]
+    except SweepAborted as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_NO_SUCCESS)
+    except KeyboardInterrupt as interrupt:
+        click.echo("interrupted: finished trials are kept, running ones ended as interrupted; "
+                   "run the same command to resume.", err=True)
+        sys.exit(interrupt.exit_code if isinstance(interrupt, SweepTerminated) else EXIT_INTERRUPTED)
 
 
 def _echo_best(trial: Any) -> None:

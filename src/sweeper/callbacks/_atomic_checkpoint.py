@@ -8,10 +8,9 @@ from typing import Any
 
 import keras
 
-from sweeper._direction import is_better, resolve_mode
+from sweeper._direction import is_better, is_diverged, resolve_mode
 from sweeper._errors import MonitorNotFoundError
-
-TEMP_PREFIX = ".tmp-"
+from sweeper.callbacks._temp_files import remove_stale_temp_files, temp_path_for
 
 
 class AtomicModelCheckpoint(keras.callbacks.Callback):
@@ -74,6 +73,8 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         if self._epochs_since_save < self.period:
             return
         self._epochs_since_save = 0
+        if is_diverged(logs):
+            return  # never let NaN weights become the trial's best checkpoint
         if self.save_best_only and not self._improved(epoch, logs):
             return
         self._save(self._path_for(epoch, logs))
@@ -108,7 +109,7 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
 
     def _save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = path.with_name(f"{TEMP_PREFIX}{os.getpid()}-{path.name}")
+        temp = temp_path_for(path)
         if self.save_weights_only:
             self.model.save_weights(str(temp), overwrite=True)
         else:
@@ -120,20 +121,3 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         if self.verbose:
             print(f"saved {'weights' if self.save_weights_only else 'model'} to {path}")
 
-
-def remove_stale_temp_files(folder: Path) -> int:
-    """Deletes temporary checkpoint files a killed save left behind.
-
-    Args:
-        folder: A checkpoint folder.
-
-    Returns:
-        How many files were removed.
-    """
-    if not folder.is_dir():
-        return 0
-    removed = 0
-    for stale in folder.glob(f"{TEMP_PREFIX}*"):
-        stale.unlink(missing_ok=True)
-        removed += 1
-    return removed

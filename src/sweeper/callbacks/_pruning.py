@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
 import optuna
 
-from sweeper._direction import Mode, is_better
+from sweeper._direction import Mode, is_better, is_diverged
 
 
 class PruningBridge(keras.callbacks.Callback):
@@ -40,8 +39,9 @@ class PruningBridge(keras.callbacks.Callback):
         self.pruned_epoch: int | None = None
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        current = (logs or {}).get(self.monitor)
-        if current is None or not math.isfinite(float(current)):
+        logs = logs or {}
+        current = logs.get(self.monitor)
+        if current is None or is_diverged(logs):
             return
         if is_better(float(current), self.best, self.mode):
             self.best = float(current)

@@ -7,7 +7,7 @@ from typing import Any
 
 import keras
 
-from sweeper._direction import Mode, check_monitor, is_better
+from sweeper._direction import Mode, check_monitor, is_better, is_diverged
 
 
 class TrialRecorder(keras.callbacks.Callback):
@@ -34,21 +34,36 @@ class TrialRecorder(keras.callbacks.Callback):
         self.lr_initial = self._learning_rate()
         self.lr_final = self.lr_initial
         self.lr_reductions = 0
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, Any] | None = None) -> None:
+        # Checked every batch, as Keras's TerminateOnNaN does: a diverged trial stops
+        # within the epoch instead of training the rest of it on NaN weights.
+        loss = (logs or {}).get("loss")
+        if loss is not None and not math.isfinite(float(loss)):
+            self._diverged()
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = logs or {}
+        self._epoch = epoch
         self.epochs_run = epoch + 1
         self._record_learning_rate()
         check_monitor(self.monitor, logs)
-        value = float(logs[self.monitor])
-        loss = float(logs.get("loss", 0.0))
-        if not (math.isfinite(value) and math.isfinite(loss)):
+        if self.diverged_epoch is not None or is_diverged(logs):
             # A diverged trial never recovers; stop now and keep the best epoch's checkpoint.
-            self.diverged_epoch = epoch
-            self.model.stop_training = True
+            self._diverged()
             return
+        value = float(logs[self.monitor])
         if is_better(value, self.best, self.mode):
             self.best, self.best_epoch = value, epoch
+
+    def _diverged(self) -> None:
+        if self.diverged_epoch is None:
+            self.diverged_epoch = self._epoch
+        self.model.stop_training = True
 
     def _record_learning_rate(self) -> None:
         lr = self._learning_rate()

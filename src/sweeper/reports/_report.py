@@ -78,8 +78,13 @@ def build_report(ref: StudyRef, study: optuna.Study) -> Report:
     )
 
 
+# Below this many completed trials, importances are noise and Optuna warns as much.
+MIN_TRIALS_FOR_IMPORTANCES = 2
+
+
 def _importances(study: optuna.Study) -> dict[str, float]:
-    if best_trial(study) is None:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCES:
         return {}
     try:
         return optuna.importance.get_param_importances(study)

@@ -1,0 +1,127 @@
+"""The sweep loop: keeps every worker busy until the study holds ``n_trials`` results."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+
+import optuna
+
+from sweeper._faults import FailFast, attempt_of, fail_trial, interrupt_trial
+from sweeper._outcome import StopReason, TrialOutcome, count_results, outcome_of_trial
+from sweeper._pool import WorkerDied, WorkerPool
+from sweeper._progress import Progress
+from sweeper._storage import redact
+from sweeper._worker import SweepConfig, trial_in_worker
+
+# How often the loop wakes while waiting, so signals are handled promptly.
+_POLL_S = 0.5
+
+
+@dataclass(frozen=True)
+class FaultPolicy:
+    """How a sweep treats trials that fail.
+
+    Args:
+        retries: Times a trial whose worker died is run again with the same params.
+        fail_fast: Stop once this many trials have failed in user code and none
+            has succeeded; ``None`` never stops.
+    """
+
+    retries: int
+    fail_fast: int | None
+
+
+class SweepDriver:
+    """Asks Optuna for trials and keeps ``pool.jobs`` of them running.
+
+    Args:
+        study: The Optuna study.
+        config: What workers need to run a trial.
+        pool: The worker processes.
+        n_trials: Results the study should hold.
+        policy: Retries and fail-fast.
+        timeout: Stop starting trials after this many seconds. Defaults to ``None``.
+        progress: Prints a line per finished trial. Defaults to ``None``.
+    """
+
+    def __init__(
+        self,
+        study: optuna.Study,
+        config: SweepConfig,
+        pool: WorkerPool,
+        n_trials: int,
+        policy: FaultPolicy,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.study = study
+        self.config = config
+        self.pool = pool
+        self.n_trials = n_trials
+        self.policy = policy
+        self.deadline = None if timeout is None else time.monotonic() + timeout
+        self.progress = progress
+        self.fail_fast = FailFast(policy.fail_fast)
+        self.in_flight: dict[Future, optuna.Trial] = {}
+
+    def run(self) -> None:
+        """Runs trials until the study holds ``n_trials`` results or the timeout passes.
+
+        Raises:
+            SweepAborted: When the first ``fail_fast`` trials all failed.
+        """
+        while True:
+            self._start_trials()
+            if not self.in_flight:
+                return
+            done, _ = wait(self.in_flight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._finish(future)
+            self.fail_fast.check()
+
+    def stop(self) -> None:
+        """Kills the workers at once and ends their trials as ``interrupted``, queued to run again.
+
+        Finished trials are already in storage; nothing else needs saving.
+        """
+        self.pool.kill()
+        for trial in self.in_flight.values():
+            interrupt_trial(self.study, trial._trial_id)
+        self.in_flight.clear()
+
+    def _start_trials(self) -> None:
+        results = count_results(self.study.get_trials(deepcopy=False))
+        while self.pool.has_free_slot() and results + len(self.in_flight) < self.n_trials and not self._past_deadline():
+            trial = self.study.ask()
+            future = self.pool.submit(trial_in_worker, self.config, self.study.study_name, trial._trial_id)
+            self.in_flight[future] = trial
+
+    def _past_deadline(self) -> bool:
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def _finish(self, future: Future) -> None:
+        trial = self.in_flight.pop(future)
+        try:
+            outcome = self.pool.result(future)
+        except WorkerDied as death:
+            outcome = self._worker_died(trial, str(death))
+        except Exception as error:  # the task could not even start: unpicklable, import error...
+            message = redact(f"the worker could not run the trial: {type(error).__name__}: {error}")
+            fail_trial(self.study, trial._trial_id, StopReason.ERROR, message)
+            outcome = outcome_of_trial(self.study._storage.get_trial(trial._trial_id))
+        self.fail_fast.record(outcome)
+        if self.progress:
+            self.progress.update(outcome)
+
+    def _worker_died(self, trial: optuna.Trial, message: str) -> TrialOutcome:
+        """Fails the trial a dead worker was running, and retries it while retries remain."""
+        attempt = attempt_of(self.study._storage.get_trial(trial._trial_id))
+        retry = attempt <= self.policy.retries
+        if retry:
+            message += f"; retried with the same params (attempt {attempt + 1})"
+        if fail_trial(self.study, trial._trial_id, StopReason.ERROR, message, retry=retry):
+            return TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, message, counted=not retry)
+        # The worker died after it had told the storage how the trial ended.
+        return outcome_of_trial(self.study._storage.get_trial(trial._trial_id))

@@ -1,0 +1,122 @@
+"""Worker processes for one machine: one loky executor per worker slot.
+
+A single loky pool with N workers treats one dead worker as a broken pool: it
+SIGKILLs every other worker and fails their tasks too. One single-worker executor
+per slot confines a death to the trial that caused it, and tells the driver
+exactly which trial that was. Each slot's worker is still reused across trials,
+recycled past its memory budget, and kept warm between back-to-back sweeps.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import Any
+
+from joblib.externals.loky import ProcessPoolExecutor
+from joblib.externals.loky.process_executor import BrokenProcessPool, ShutdownExecutorError
+
+from sweeper._worker import initialize_worker
+
+# Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
+WORKER_IDLE_TIMEOUT_S = 120
+
+_EXIT_CODES = re.compile(r"exit codes of the workers are (\{.*?\})")
+
+
+class WorkerDied(Exception):
+    """The worker process running a task ended without returning (killed, crashed, OOM)."""
+
+
+class WorkerPool:
+    """``jobs`` worker processes, each running one task at a time.
+
+    Args:
+        jobs: How many worker processes.
+        memory_budget_mb: Recycle a worker once its RSS has grown this much since
+            its first trial.
+    """
+
+    def __init__(self, jobs: int, memory_budget_mb: float) -> None:
+        # Budget TensorFlow's threads so that N workers share the cores instead of fighting over them.
+        intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
+        self._initargs = (intra_op_threads, 1, memory_budget_mb)
+        self._slots: list[ProcessPoolExecutor | None] = [None] * jobs
+        self._busy: dict[Future, int] = {}
+
+    @property
+    def jobs(self) -> int:
+        return len(self._slots)
+
+    def has_free_slot(self) -> bool:
+        return len(self._busy) < self.jobs
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> Future:
+        """Runs ``function(*args)`` on a free worker.
+
+        Raises:
+            RuntimeError: When every worker is busy.
+        """
+        slot = next((i for i in range(self.jobs) if i not in self._busy.values()), None)
+        if slot is None:
+            raise RuntimeError("every worker is busy")
+        future = self._executor(slot).submit(function, *args)
+        self._busy[future] = slot
+        return future
+
+    def result(self, future: Future) -> Any:
+        """The task's result; frees its worker.
+
+        Raises:
+            WorkerDied: When the worker process ended before returning, with its exit code.
+        """
+        slot = self._busy.pop(future)
+        try:
+            return future.result()
+        except (BrokenProcessPool, ShutdownExecutorError) as error:
+            self._forget(slot)  # a fresh worker takes the slot on the next submit
+            raise WorkerDied(_death_message(error)) from None
+
+    def kill(self) -> None:
+        """SIGKILLs every worker at once; the next submit starts fresh ones."""
+        for slot, executor in enumerate(self._slots):
+            if executor is not None:
+                executor.shutdown(wait=False, kill_workers=True)
+            self._forget(slot)
+        self._busy.clear()
+
+    def _executor(self, slot: int) -> ProcessPoolExecutor:
+        if self._slots[slot] is None:
+            self._slots[slot] = _warm_executor((slot, self._initargs))
+        return self._slots[slot]
+
+    def _forget(self, slot: int) -> None:
+        self._slots[slot] = None
+        _warm_slots.pop((slot, self._initargs), None)
+
+
+# Executors outlive a sweep, so the next sweep in this process starts on warm workers.
+_warm_slots: dict[tuple[int, tuple], ProcessPoolExecutor] = {}
+
+
+def _warm_executor(key: tuple[int, tuple]) -> ProcessPoolExecutor:
+    if key in _warm_slots:
+        return _warm_slots[key]
+    _, initargs = key
+    executor = ProcessPoolExecutor(
+        max_workers=1,
+        timeout=WORKER_IDLE_TIMEOUT_S,
+        initializer=initialize_worker,
+        initargs=initargs,
+        env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+    )
+    _warm_slots[key] = executor
+    return executor
+
+
+def _death_message(error: BaseException) -> str:
+    codes = _EXIT_CODES.search(str(error))
+    detail = f" (exit code {codes.group(1).strip('{}')})" if codes else ""
+    return f"the worker process running this trial died{detail}: killed, crashed in native code, or out of memory"

@@ -1,0 +1,90 @@
+"""Every bad study file gets one clear line through the CLI: file, field and fix; exit 2; nothing written."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import sweep
+
+OK_FIELDS = "name='bad', data=load_data, model=build_model, monitor='val_accuracy', epochs=1, n_trials=1"
+
+# (case id, study file body, what the one error line must say)
+BAD_STUDY_FILES = [
+    ("syntax_error", "study = sw.Study(name='x',\n    data=load_data model=build_model)\n", "syntax error"),
+    ("no_study", "x = 1\n", "defines no sweeper.Study"),
+    ("two_studies", f"a = sw.Study({OK_FIELDS})\nb = sw.Study({OK_FIELDS.replace('bad', 'worse')})\n",
+     "defines 2 studies (a, b)"),
+    ("misspelt_callback_parameter", f"study = sw.Study({OK_FIELDS}, callbacks=[sw.EarlyStopping(patiense=3)])\n",
+     "unknown parameter 'patiense'"),
+    ("factor_of_one_among_choices",
+     f"study = sw.Study({OK_FIELDS}, callbacks=[sw.ReduceLROnPlateau(factor=sw.choice(0.5, 1.0))])\n", "factor"),
+    ("monitor_not_logged", f"study = sw.Study({OK_FIELDS.replace('val_accuracy', 'val_acc')})\n",
+     "did you mean 'val_accuracy'?"),
+    ("data_of_the_wrong_shape",
+     "def one_pair():\n    return load_data()[0]\n\n"
+     f"study = sw.Study({OK_FIELDS.replace('data=load_data', 'data=one_pair')})\n", "data()"),
+    ("epochs_zero", f"study = sw.Study({OK_FIELDS.replace('epochs=1', 'epochs=0')})\n", "epochs=0 must be a positive integer"),
+    ("n_trials_not_an_integer", f"study = sw.Study({OK_FIELDS.replace('n_trials=1', 'n_trials=2.5')})\n",
+     "n_trials=2.5 must be a positive integer"),
+    ("name_escaping_the_runs_dir", f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '../x')})\n",
+     "is not a plain name"),
+    ("absolute_name", f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '/abs')})\n",
+     "is not a plain name"),
+]
+
+
+def assert_one_clear_line_and_nothing_written(result, root, *expected: str) -> None:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for text in expected:
+        assert text in lines[0], lines[0]
+    assert "Fix:" in lines[0]
+    assert not (root / "runs").exists() and not (root / "reports").exists()
+
+
+@pytest.mark.parametrize("body, expected", [case[1:] for case in BAD_STUDY_FILES], ids=[c[0] for c in BAD_STUDY_FILES])
+def test_bad_study_file(tmp_path, write_study, body, expected):
+    path = write_study(body)
+    result = sweep("run", str(path), "--jobs", "1", cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, str(path), expected)
+
+
+def test_syntax_error_names_the_line(tmp_path, write_study):
+    path = write_study("study = sw.Study(name='x',\n    data=load_data model=build_model)\n")
+    line = path.read_text().splitlines().index("    data=load_data model=build_model)") + 1
+    result = sweep("run", str(path), cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, f"{path}:{line}")
+
+
+def test_misspelt_callback_parameter_lists_the_valid_ones(tmp_path, write_study):
+    path = write_study(f"study = sw.Study({OK_FIELDS}, callbacks=[sw.EarlyStopping(patiense=3)])\n")
+    result = sweep("run", str(path), cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, "patience", "min_delta", "restore_best_weights")
+
+
+def test_missing_file(tmp_path):
+    result = sweep("run", str(tmp_path / "nope.py"), cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, "nope.py", "no such file")
+
+
+def test_non_python_file(tmp_path):
+    notes = tmp_path / "study.txt"
+    notes.write_text("name: digits\n")
+    result = sweep("run", str(notes), cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, "study.txt", "not a Python study file")
+
+
+@pytest.mark.parametrize("option, value", [("--jobs", "0"), ("--n-trials", "-1"), ("--retries", "-1"), ("--fail-fast", "-2")])
+def test_bad_cli_numbers(tmp_path, write_study, option, value):
+    path = write_study(f"study = sw.Study({OK_FIELDS})\n")
+    result = sweep("run", str(path), option, value, cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, f"{option}={value}")
+
+
+def test_unreachable_storage_is_one_redacted_line(tmp_path, write_study):
+    path = write_study(f"study = sw.Study({OK_FIELDS})\n")
+    result = sweep("run", str(path), "--storage", "postgresql://alice:s3cret-pw@127.0.0.1:9/sweeps", cwd=tmp_path)
+    assert_one_clear_line_and_nothing_written(result, tmp_path, "postgresql://alice:***@127.0.0.1:9/sweeps")
+    assert "s3cret-pw" not in result.output

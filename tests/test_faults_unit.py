@@ -1,0 +1,113 @@
+"""The driver's fault rules on a real in-memory Optuna storage: failing, retrying, recovering, stopping early."""
+
+from __future__ import annotations
+
+import multiprocessing
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+from sweeper._faults import FailFast, SweepAborted, fail_trial, recover_abandoned_trials
+from sweeper._outcome import StopReason, TrialOutcome, count_results
+from sweeper._storage import open_storage
+
+
+@pytest.fixture
+def study():
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    return optuna.create_study(storage=optuna.storages.InMemoryStorage())
+
+
+def test_a_retry_has_the_same_params_and_stands_in_for_the_original(study):
+    trial = study.ask({"lr": optuna.distributions.FloatDistribution(1e-4, 1.0, log=True)})
+    trial.set_user_attr("repeat", 2)
+    assert fail_trial(study, trial._trial_id, StopReason.ERROR, "the worker died", retry=True)
+    retry = study.ask()
+    assert retry.suggest_float("lr", 1e-4, 1.0, log=True) == trial.params["lr"]  # enqueued params are fixed
+    assert retry.user_attrs == {"repeat": 2, "retry_of": trial.number, "attempt": 2}
+    study.tell(retry, 0.5)
+    original = study.trials[trial.number]
+    assert original.user_attrs["error"] == "the worker died" and original.user_attrs["retried"]
+    assert count_results(study.get_trials()) == 1
+
+
+def test_a_trial_its_worker_already_ended_is_left_alone(study):
+    trial = study.ask()
+    study.tell(trial, 0.3)
+    assert not fail_trial(study, trial._trial_id, StopReason.ERROR, "late", retry=True)
+    assert study.trials[0].state == TrialState.COMPLETE and len(study.trials) == 1
+
+
+def test_abandoned_running_trials_are_interrupted_and_queued_again(study):
+    first, second = study.ask(), study.ask()
+    study.tell(first, 1.0)
+    assert recover_abandoned_trials(study) == 1
+    abandoned = study.trials[second.number]
+    assert abandoned.state == TrialState.FAIL and abandoned.user_attrs["stop_reason"] == "interrupted"
+    assert [t.state for t in study.trials][-1] == TrialState.WAITING
+    assert count_results(study.get_trials()) == 1
+
+
+def outcome(number, state="FAIL", reason="error", error="Traceback...\nValueError: bad"):
+    return TrialOutcome(number, state, None, reason, error)
+
+
+def test_fail_fast_stops_after_k_failures_with_the_first_message():
+    rule = FailFast(3)
+    for number in range(2):
+        rule.record(outcome(number, error=f"Traceback\nValueError: bad {number}"))
+        rule.check()
+    rule.record(outcome(2))
+    with pytest.raises(SweepAborted, match=r"first 3 trials all failed.*Trial 0 failed first: ValueError: bad 0"):
+        rule.check()
+
+
+@pytest.mark.parametrize("other", [outcome(0, "COMPLETE", "max_epochs"), outcome(0, "PRUNED", "pruned"),
+                                   outcome(0, "FAIL", "nan")])
+def test_fail_fast_never_stops_a_sweep_that_produced_a_result(other):
+    rule = FailFast(2)
+    rule.record(other)
+    for number in range(1, 6):
+        rule.record(outcome(number))
+    rule.check()
+
+
+def test_fail_fast_ignores_interrupted_trials_and_can_be_turned_off():
+    rule = FailFast(1)
+    rule.record(outcome(0, reason="interrupted"))
+    rule.check()
+    off = FailFast(None)
+    for number in range(10):
+        off.record(outcome(number))
+    off.check()
+
+
+def ask_and_tell(storage_url: str, study_name: str, trials: int) -> None:
+    """A worker with a trivial objective: the storage is the only thing it stresses."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.load_study(study_name=study_name, storage=open_storage(storage_url))
+    for _ in range(trials):
+        trial = study.ask()
+        x = trial.suggest_float("x", -1.0, 1.0)
+        trial.set_user_attr("pid", multiprocessing.current_process().pid)
+        trial.report(x, step=0)
+        study.tell(trial, x * x)
+
+
+@pytest.mark.parametrize("kind", ["journal", "sqlite"])
+def test_eight_workers_on_one_storage_lose_and_duplicate_no_trial(tmp_path, kind):
+    url = str(tmp_path / "journal.log") if kind == "journal" else f"sqlite:///{tmp_path / 'study.db'}"
+    optuna.create_study(study_name="contention", storage=open_storage(url))
+    workers, per_worker = 8, 12
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=ask_and_tell, args=(url, "contention", per_worker)) for _ in range(workers)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=240)
+    assert [p.exitcode for p in processes] == [0] * workers  # a "database is locked" would exit 1
+    trials = optuna.load_study(study_name="contention", storage=open_storage(url)).get_trials()
+    assert sorted(t.number for t in trials) == list(range(workers * per_worker))
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    assert len({t.user_attrs["pid"] for t in trials}) == workers
