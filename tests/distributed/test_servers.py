@@ -15,8 +15,10 @@ import pytest
 optuna = pytest.importorskip("optuna")
 pytest.importorskip("distributed")
 
-# Importable here because pytest puts this folder on sys.path (no __init__.py: 'prepend' mode).
+# Importable because pytest puts this folder on sys.path (no __init__.py: 'prepend' mode).
 import dask_tasks
+
+pytest_plugins = ["server_fixtures"]  # postgres_url, dask_scheduler
 
 N_TRIALS = 4
 

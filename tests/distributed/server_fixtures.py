@@ -4,6 +4,11 @@
 (`.ci/run` does this on CI). These fixtures read the variables it exports and skip, with the
 reason, when a server is not configured or does not answer within 2 seconds. No mocks: a
 test that gets a fixture talks to a real server.
+
+A test module loads them with `pytest_plugins = ["server_fixtures"]`. This is not a
+conftest.py on purpose: tests/ has no __init__.py, so pytest imports every conftest.py as the
+module `conftest`, and a second one here would replace tests/conftest.py for the test files
+that do `from conftest import sweep` (they fail to import).
 """
 
 from __future__ import annotations
