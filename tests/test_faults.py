@@ -60,6 +60,7 @@ def test_a_killed_worker_fails_its_trial_alone_and_the_trial_is_retried(tmp_path
     assert len(report) == 5 and "not counted" in result.output
 
 
+@pytest.mark.slow
 def test_with_no_retries_the_dead_workers_trial_counts_as_failed(tmp_path, write_study):
     path = write_study(KILLS_ITS_WORKER.format(name="noretry"))
     result = sweep("run", str(path), "--jobs", "1", "--retries", "0", cwd=tmp_path)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import optuna
 
 from sweeper._faults import FailFast, attempt_of, fail_trial, interrupt_trial
+from sweeper._heartbeat import ask
 from sweeper._outcome import StopReason, TrialOutcome, count_results, outcome_of_trial
 from sweeper._pool import WorkerDied, WorkerPool
 from sweeper._progress import Progress
@@ -94,7 +95,7 @@ class SweepDriver:
     def _start_trials(self) -> None:
         results = count_results(self.study.get_trials(deepcopy=False))
         while self.pool.has_free_slot() and results + len(self.in_flight) < self.n_trials and not self._past_deadline():
-            trial = self.study.ask()
+            trial = ask(self.study)
             future = self.pool.submit(trial_in_worker, self.config, self.study.study_name, trial._trial_id)
             self.in_flight[future] = trial
 

@@ -31,6 +31,9 @@ NOT_RESULTS = frozenset({StopReason.INTERRUPTED.value})
 STOP_REASON_ATTR = "stop_reason"
 # Set on a trial whose retry (same params) stands in for it.
 RETRIED_ATTR = "retried"
+# A study attribute: set by a driver that was stopped, so worker loops elsewhere stop too.
+STOP_REQUESTED_ATTR = "stop_requested"
+LOST_WORKER_MESSAGE = "its worker stopped sending heartbeats: the process died or lost the storage"
 
 
 def counts_as_result(trial: FrozenTrial) -> bool:
@@ -50,8 +53,37 @@ def counts_as_result(trial: FrozenTrial) -> bool:
 
 
 def count_results(trials: list[FrozenTrial]) -> int:
-    """How many of ``trials`` count toward ``n_trials``."""
-    return sum(counts_as_result(t) for t in trials)
+    """How many of ``trials`` count toward ``n_trials``.
+
+    A trial failed for a stale heartbeat carries no attributes (Optuna fails it
+    after the fact); its retry names it in ``retry_history``, so it is not counted.
+    """
+    retried = retried_by_heartbeat(trials)
+    return sum(counts_as_result(t) and t.number not in retried for t in trials)
+
+
+def retried_by_heartbeat(trials: list[FrozenTrial]) -> set[int]:
+    """Numbers of the trials Optuna reaped for a stale heartbeat and queued again."""
+    numbers: set[int] = set()
+    for trial in trials:
+        numbers.update(trial.system_attrs.get("retry_history", ()))
+    return numbers
+
+
+def stop_reason_of(trial: FrozenTrial) -> str | None:
+    """The trial's stop reason; ``error`` for a FAIL trial Optuna reaped for a stale heartbeat."""
+    reason = trial.user_attrs.get(STOP_REASON_ATTR)
+    if reason is None and trial.state == TrialState.FAIL:
+        return StopReason.ERROR.value
+    return reason
+
+
+def error_of(trial: FrozenTrial) -> str | None:
+    """The trial's stored error; for a reaped trial, why it was reaped."""
+    error = trial.user_attrs.get("error")
+    if error is None and trial.state == TrialState.FAIL and STOP_REASON_ATTR not in trial.user_attrs:
+        return LOST_WORKER_MESSAGE
+    return error
 
 
 @dataclass(frozen=True)
@@ -86,8 +118,8 @@ def outcome_of_trial(trial: FrozenTrial) -> TrialOutcome:
         number=trial.number,
         state=trial.state.name,
         value=value,
-        stop_reason=str(attrs.get(STOP_REASON_ATTR, StopReason.ERROR.value)),
-        error=attrs.get("error"),
+        stop_reason=str(stop_reason_of(trial)),
+        error=error_of(trial),
         pid=int(attrs.get("pid", 0)),
         counted=counts_as_result(trial),
     )

@@ -30,9 +30,10 @@ class Progress:
         self.counts: Counter[str] = Counter()
         self.best: tuple[float, int] | None = None
 
-    def start(self, jobs: int, storage: str) -> None:
+    def start(self, workers: str, storage: str) -> None:
+        """Prints the opening line: the budget, where trials run, and the (redacted) storage."""
         resumed = f", resuming at {self.done_before}" if self.done_before else ""
-        self._print(f"sweeping {self.n_trials} trials on {jobs} worker process(es){resumed}; storage {storage}")
+        self._print(f"sweeping {self.n_trials} trials on {workers}{resumed}; storage {storage}")
 
     def update(self, outcome: TrialOutcome) -> None:
         """Counts a finished trial and prints its line."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import optuna
 
 from sweeper._errors import StudyFileError
+from sweeper._heartbeat import HeartbeatPolicy
 
 JOURNAL_FILENAME = "journal.log"
 SQLITE_LOCK_TIMEOUT_S = 60
@@ -29,12 +31,15 @@ def is_rdb_url(storage: str) -> bool:
     return storage.split(":", 1)[0].split("+", 1)[0] in RDB_SCHEMES
 
 
-def open_storage(storage: str) -> optuna.storages.BaseStorage:
+def open_storage(storage: str, heartbeat: HeartbeatPolicy | None = None, retries: int = 1) -> optuna.storages.BaseStorage:
     """Opens a storage from an RDB URL or a journal file path.
 
     Args:
         storage: ``sqlite:///x.db``, ``postgresql://...`` and other SQLAlchemy URLs,
             or the path of a journal file.
+        heartbeat: For an RDB URL, record heartbeats of running trials and retry
+            stale ones. Defaults to ``None`` (no heartbeat).
+        retries: With ``heartbeat``, how often a stale trial is retried. Defaults to ``1``.
 
     Returns:
         The storage.
@@ -45,7 +50,10 @@ def open_storage(storage: str) -> optuna.storages.BaseStorage:
     """
     try:
         if is_rdb_url(storage):
-            return optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage))
+            extra = heartbeat.rdb_kwargs(retries) if heartbeat else {}
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)  # the heartbeat arguments
+                return optuna.storages.RDBStorage(storage, engine_kwargs=_engine_kwargs(storage), **extra)
         Path(storage).parent.mkdir(parents=True, exist_ok=True)
         return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(storage))
     except Exception as error:

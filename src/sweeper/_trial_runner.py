@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import socket
@@ -12,11 +13,13 @@ from typing import Any
 
 import keras
 import optuna
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from sweeper._algorithms import make_pruner, make_sampler, planned_trials
 from sweeper._direction import check_monitor, resolve_mode
 from sweeper._errors import StudyFileError
+from sweeper._heartbeat import beating
 from sweeper._hparams import write_hparams
 from sweeper._loader import location_in
 from sweeper._outcome import ProbeResult, StopReason, TrialOutcome
@@ -161,22 +164,33 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     trial = optuna.trial.Trial(optuna_study, trial_id)
     optuna_study.sampler = make_sampler(context.study, trial.number)
     started = time.perf_counter()
-    _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname()})
+    # Beats until the trial is told: a trial silent for the grace period is reaped.
+    with beating(optuna_study._storage, trial_id):
+        _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname()})
+        outcome, attrs = _fit_safely(context, config, trial)
+        attrs.update(
+            stop_reason=outcome.stop_reason,
+            duration_s=round(time.perf_counter() - started, 3),
+            worker_rss_mb=record_trial_memory(),
+        )
+        try:
+            _set_attrs(trial, attrs)
+            _tell(optuna_study, trial, outcome)
+        except UpdateFinishedTrialError:
+            # Reaped for a stale heartbeat while this worker was stalled; its retry counts.
+            return dataclasses.replace(outcome, counted=False)
+    return outcome
+
+
+def _fit_safely(context: WorkerContext, config: SweepConfig, trial: optuna.Trial) -> tuple[TrialOutcome, dict[str, Any]]:
+    """Fits the trial; whatever user code raises ends the trial, not the worker."""
     try:
-        outcome, attrs = _fit_trial(context, config, trial)
+        return _fit_trial(context, config, trial)
     except Exception as error:
         outcome = TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, _format_error(error), os.getpid())
-        attrs = {"error": outcome.error}
+        return outcome, {"error": outcome.error}
     finally:
         _release_memory()
-    attrs.update(
-        stop_reason=outcome.stop_reason,
-        duration_s=round(time.perf_counter() - started, 3),
-        worker_rss_mb=record_trial_memory(),
-    )
-    _set_attrs(trial, attrs)
-    _tell(optuna_study, trial, outcome)
-    return outcome
 
 
 def _optuna_study(context: WorkerContext, config: SweepConfig, study_name: str) -> optuna.Study:
@@ -184,7 +198,7 @@ def _optuna_study(context: WorkerContext, config: SweepConfig, study_name: str) 
     if key not in context.cache:
         context.cache[key] = optuna.load_study(
             study_name=study_name,
-            storage=open_storage(config.storage),
+            storage=open_storage(config.storage, config.heartbeat, config.retries),
             pruner=make_pruner(context.study),
         )
     return context.cache[key]

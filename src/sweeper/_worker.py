@@ -14,6 +14,7 @@ import psutil
 
 from sweeper._data import StudyData, study_data
 from sweeper._errors import StudyFileError
+from sweeper._heartbeat import HeartbeatPolicy
 from sweeper._loader import load_study_file, location_in
 from sweeper._outcome import ProbeResult, TrialOutcome
 from sweeper._study import Study
@@ -27,11 +28,17 @@ class SweepConfig:
         study_file: The study file's absolute path.
         storage: The Optuna storage (an RDB URL or a journal file path).
         runs_dir: The absolute runs folder; trials write to ``<runs_dir>/<study>/trials``.
+        heartbeat: Heartbeats for running trials on an RDB storage, so that any
+            client can fail and retry the trials of a worker that died unwatched.
+            Defaults to the policy from the environment.
+        retries: Times a trial lost with its worker runs again. Defaults to ``1``.
     """
 
     study_file: str
     storage: str
     runs_dir: str
+    heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy.from_env)
+    retries: int = 1
 
     def trial_dir(self, study_name: str, number: int) -> Path:
         return Path(self.runs_dir) / study_name / "trials" / str(number)
@@ -170,3 +177,40 @@ def trial_in_worker(config: SweepConfig, study_name: str, trial_id: int) -> Tria
     from sweeper._trial_runner import run_trial
 
     return run_trial(config, study_name, trial_id)
+
+
+# The Dask backend submits these. A Dask worker is a long-lived process that runs
+# tasks in a thread: TensorFlow and the study load once per process here too.
+_tensorflow_ready = False
+
+
+def prepare_dask_worker(intra_op_threads: int) -> None:
+    """Imports TensorFlow in this Dask worker process with its thread budget, once."""
+    global _tensorflow_ready
+    if _tensorflow_ready:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import optuna
+    import tensorflow as tf
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    except RuntimeError:
+        pass  # TensorFlow already ran in this process (another task's doing); keep its threads
+    _tensorflow_ready = True
+
+
+def probe_in_dask_worker(study_file: str, intra_op_threads: int) -> ProbeResult:
+    """Runs :func:`sweeper._trial_runner.probe_study` on a Dask worker."""
+    prepare_dask_worker(intra_op_threads)
+    return probe_in_worker(study_file)
+
+
+def work_in_dask_worker(config: SweepConfig, study_name: str, n_trials: int, intra_op_threads: int) -> tuple[int, int]:
+    """Runs :func:`sweeper._worker_loop.work` on a Dask worker; returns ``(pid, trials run)``."""
+    prepare_dask_worker(intra_op_threads)
+    from sweeper._worker_loop import work
+
+    return os.getpid(), work(config, study_name, n_trials)

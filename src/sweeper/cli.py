@@ -43,8 +43,11 @@ def main() -> None:
 @storage_option
 @runs_dir_option
 @click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
+@click.option("--backend", type=click.Choice(["loky", "dask"]), default="loky", show_default=True,
+              help="loky: --jobs processes here. dask: every worker of a Dask cluster (needs --scheduler, an RDB --storage).")
+@click.option("--scheduler", default=None, help="The Dask scheduler, e.g. tcp://host:8786.")
 def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, fail_fast: int | None,
-        storage: str | None, runs_dir: str, reports_dir: str) -> None:
+        storage: str | None, runs_dir: str, reports_dir: str, backend: str, scheduler: str | None) -> None:
     """Run, or resume, the sweep STUDY_FILE declares.
 
     Ctrl-C or SIGTERM stops it within seconds: running trials end as interrupted,
@@ -53,12 +56,33 @@ def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, f
     from sweeper._engine import run as run_sweep
 
     result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, retries=retries, fail_fast=fail_fast,
-                                        storage=storage, runs_dir=runs_dir, reports_dir=reports_dir))
+                                        storage=storage, runs_dir=runs_dir, reports_dir=reports_dir,
+                                        backend=backend, scheduler=scheduler))
     click.echo(f"report: {result.report}")
     if result.best_trial is None:
         click.echo("no trial completed; see the report's error column.", err=True)
         sys.exit(EXIT_NO_SUCCESS)
     _echo_best(result.best_trial)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--storage", required=True, help="The study's shared Optuna storage, e.g. postgresql+psycopg://user:pw@host/db.")
+@runs_dir_option
+@click.option("--n-trials", default=None, type=int, help="Results the study should hold. [default: the study's]")
+@click.option("--retries", default=None, type=int, help="Reruns of a trial lost with its worker. [default: the study's, 1]")
+def worker(study_file: str, storage: str, runs_dir: str, n_trials: int | None, retries: int | None) -> None:
+    """Join the study STUDY_FILE declares as one more worker, from any machine.
+
+    Runs trials in this process until the study holds its n_trials results, then
+    exits 0. Start as many as you like (Slurm arrays, Kubernetes jobs), all with the
+    same --storage and a shared --runs-dir; `sweeper report` builds the reports.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sweeper._worker_loop import join
+
+    ran = _guarded(lambda: join(study_file, storage=storage, runs_dir=runs_dir, n_trials=n_trials, retries=retries))
+    click.echo(f"worker {os.getpid()} ran {ran} trial(s); the study has its results.")
 
 
 @main.command(name="ls")

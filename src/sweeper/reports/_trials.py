@@ -7,6 +7,8 @@ from typing import Any
 import optuna
 import pandas as pd
 
+from sweeper._outcome import error_of, stop_reason_of
+
 # DESIGN §7 order; params_* follow, then the extra attrs.
 TRIAL_COLUMNS = [
     "trial", "state", "value", "best_epoch", "epochs_run", "stop_reason",
@@ -43,6 +45,8 @@ def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     for column in TRIAL_COLUMNS[3:] + EXTRA_COLUMNS:
         row.setdefault(column, attrs.get(column))
     row["repeat"] = attrs.get("repeat", 0)
+    row["stop_reason"] = stop_reason_of(trial)
+    row["error"] = error_of(trial)
     row.update({f"params_{name}": value for name, value in trial.params.items()})
     return row
 

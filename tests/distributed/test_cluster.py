@@ -1,0 +1,147 @@
+"""The same study across machines, against real servers: a Dask cluster and PostgreSQL.
+
+Each test gets its own study name on the shared database. Heartbeats are fast here
+(1 s, grace 4 s), so a dead worker's trial is reaped within seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import optuna
+import pandas as pd
+import pytest
+
+pytest.importorskip("distributed")
+pytest_plugins = ["server_fixtures"]  # postgres_url, dask_scheduler
+
+REPO = Path(__file__).resolve().parents[2]
+FAST_HEARTBEAT = {"SWEEPER_HEARTBEAT_S": "1", "SWEEPER_GRACE_PERIOD_S": "4"}
+
+STUDY = '''
+import os
+import signal
+
+import keras
+from sklearn.datasets import load_digits
+
+import sweeper as sw
+
+
+def load_data():
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    return (x[:1400], y[:1400]), (x[1400:], y[1400:])
+
+
+def build_model(trial):
+    lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+    if KILL_TRIAL is not None and trial.number == KILL_TRIAL:
+        os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would, mid-trial
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accuracy", epochs=EPOCHS,
+                 batch_size=64, n_trials=N_TRIALS, pruner=None, seed=0,
+                 callbacks=[sw.ModelCheckpoint(), sw.TensorBoard()])
+'''
+
+
+def write_study(folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None) -> tuple[Path, str]:
+    name = f"cluster-{uuid.uuid4().hex[:8]}"
+    header = f"NAME = {name!r}\nN_TRIALS = {n_trials}\nEPOCHS = {epochs}\nKILL_TRIAL = {kill_trial!r}\n"
+    path = folder / "study.py"
+    path.write_text(header + textwrap.dedent(STUDY))
+    return path, name
+
+
+def sweeper(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, **FAST_HEARTBEAT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run([sys.executable, "-m", "sweeper", *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def stored_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
+    return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres_url, dask_scheduler):
+    path, name = write_study(tmp_path, n_trials=6, epochs=8)
+    run = sweeper("run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url,
+                  "--runs-dir", str(tmp_path / "shared-runs"), cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    trials = pd.read_csv(tmp_path / "reports" / name / "trials.csv")
+    assert len(trials) == 6 and set(trials["state"]) == {"COMPLETE"}
+    assert trials["pid"].nunique() == 2 and os.getpid() not in set(trials["pid"])
+    assert all(Path(c).is_file() and str(tmp_path / "shared-runs") in c for c in trials["checkpoint"])
+    # The password never shows: not in the output, not in any report.
+    password = postgres_url.split(":")[2].split("@")[0]
+    assert password not in run.stdout + run.stderr
+    assert "***@" in run.stderr
+    for report in (tmp_path / "reports" / name).iterdir():
+        assert password not in report.read_text(errors="ignore")
+
+
+def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, dask_scheduler):
+    path, name = write_study(tmp_path, n_trials=4, epochs=3, kill_trial=1)
+    run = sweeper("run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url,
+                  cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    trials = stored_trials(postgres_url, name)
+    assert not [t for t in trials if t.state.name == "RUNNING"]
+    dead = trials[1]
+    assert dead.state.name == "FAIL"
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == 1)
+    assert retry.state.name == "COMPLETE" and retry.params == dead.params
+    report = pd.read_csv(tmp_path / "reports" / name / "trials.csv").set_index("trial")
+    assert report.loc[1, "stop_reason"] == "error" and "stopped sending heartbeats" in report.loc[1, "error"]
+    counted = [t for t in trials if t.number != 1]
+    assert len(counted) == 4 and all(t.state.name == "COMPLETE" for t in counted)
+
+
+@pytest.mark.slow
+def test_two_sweeper_workers_join_one_study(tmp_path, postgres_url):
+    path, name = write_study(tmp_path, n_trials=6, epochs=8)
+    env = {**os.environ, **FAST_HEARTBEAT, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    command = [sys.executable, "-m", "sweeper", "worker", str(path), "--storage", postgres_url]
+    workers = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+    outputs = [worker.communicate(timeout=300) for worker in workers]
+    assert [w.returncode for w in workers] == [0, 0], outputs
+    trials = stored_trials(postgres_url, name)
+    assert len(trials) == 6 and all(t.state.name == "COMPLETE" for t in trials)
+    assert {t.user_attrs["pid"] for t in trials} == {w.pid for w in workers}
+    report = sweeper("report", name, "--storage", postgres_url, cwd=tmp_path)
+    assert report.returncode == 0 and "6 complete" in report.stdout
+
+
+@pytest.mark.parametrize("which", ["scheduler", "storage"])
+def test_an_unreachable_server_is_one_redacted_line_and_exit_2(tmp_path, postgres_url, dask_scheduler, which):
+    path, _ = write_study(tmp_path, n_trials=1)
+    scheduler = "tcp://127.0.0.1:9" if which == "scheduler" else dask_scheduler
+    storage = "postgresql+psycopg://alice:s3cret-pw@127.0.0.1:9/x" if which == "storage" else postgres_url
+    started = time.monotonic()
+    run = sweeper("run", str(path), "--backend", "dask", "--scheduler", scheduler, "--storage", storage, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert time.monotonic() - started < 60
+    errors = [line for line in run.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in run.stderr
+    assert "s3cret-pw" not in run.stderr and ("127.0.0.1:9" in errors[0])
+    assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+
+def test_sweeper_worker_with_an_unreachable_storage_fails_fast(tmp_path):
+    path, _ = write_study(tmp_path, n_trials=1)
+    started = time.monotonic()
+    run = sweeper("worker", str(path), "--storage", "postgresql+psycopg://bob:hunter22@127.0.0.1:9/x", cwd=tmp_path)
+    assert run.returncode == 2 and time.monotonic() - started < 30
+    assert "hunter22" not in run.stderr and "bob:***@127.0.0.1:9" in run.stderr
