@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import warnings
 from pathlib import Path
@@ -150,7 +149,10 @@ def tensorboard(study: str, runs_dir: str, port: int) -> None:
     logdir = ref.study_dir / "trials"
     click.echo(f"TensorBoard on http://127.0.0.1:{port}/ for {logdir}")
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port)]
-    sys.exit(subprocess.call(command))
+    sys.stdout.flush()
+    # Become TensorBoard rather than wait on it: a SIGTERM to `sweeper tensorboard` then
+    # stops the server itself instead of orphaning it.
+    os.execv(sys.executable, command)
 
 
 def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
