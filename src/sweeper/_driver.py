@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import optuna
 
 from sweeper._faults import FailFast, attempt_of, fail_trial, interrupt_trial
-from sweeper._heartbeat import ask
+from sweeper._heartbeat import ask, reap_stale_trials
 from sweeper._outcome import StopReason, TrialOutcome, count_results, outcome_of_trial
 from sweeper._pool import WorkerDied, WorkerPool
 from sweeper._progress import Progress
@@ -93,6 +93,7 @@ class SweepDriver:
         self.in_flight.clear()
 
     def _start_trials(self) -> None:
+        reap_stale_trials(self.study)  # on a shared RDB storage: trials of workers that died elsewhere
         results = count_results(self.study.get_trials(deepcopy=False))
         while self.pool.has_free_slot() and results + len(self.in_flight) < self.n_trials and not self._past_deadline():
             trial = ask(self.study)
