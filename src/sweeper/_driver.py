@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
@@ -73,6 +74,13 @@ class SweepDriver:
         Raises:
             SweepAborted: When the first ``fail_fast`` trials all failed.
         """
+        with warnings.catch_warnings():
+            # A worker recycled for memory exits just as its next trial is submitted;
+            # loky hands that trial to the fresh worker, and warns as if it were a leak.
+            warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
+            self._run()
+
+    def _run(self) -> None:
         while True:
             self._start_trials()
             if not self.in_flight:

@@ -108,6 +108,8 @@ def run(
     with ExitStack() as cleanup:
         cluster = _dask_cluster(backend, scheduler, storage, cleanup)
         pool = None if cluster else WorkerPool(jobs, WORKER_MEMORY_BUDGET_MB)
+        if pool:
+            pool.start()  # every worker imports TensorFlow while the probe runs
         probe = cluster.probe(str(study_path.resolve())) if cluster else _probe(pool, study_path)
         for message in probe.warnings:
             warnings.warn(message, SweeperDeprecationWarning, stacklevel=2)

@@ -163,6 +163,11 @@ def _load_data(study: Study, path: Path) -> StudyData:
         raise error.with_source(str(path)) from None
 
 
+def worker_ready() -> int:
+    """A no-op task: once it returns, the worker's initializer (the TensorFlow import) has run."""
+    return os.getpid()
+
+
 # The driver submits these two. Loky pickles them by reference, so the driver imports
 # only this module, and Keras loads in the workers alone.
 def probe_in_worker(study_file: str) -> ProbeResult:
