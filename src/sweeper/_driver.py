@@ -81,14 +81,14 @@ class SweepDriver:
             self._run()
 
     def _run(self) -> None:
-        while True:
-            self._start_trials()
-            if not self.in_flight:
-                return
+        self._start_trials()
+        while self.in_flight:
             done, _ = wait(self.in_flight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
             for future in done:
                 self._finish(future)
             self.fail_fast.check()
+            if done:  # the storage is read only when a slot has freed, not on every poll
+                self._start_trials()
 
     def stop(self) -> None:
         """Kills the workers at once and ends their trials as ``interrupted``, queued to run again.
