@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import warnings
 
 import optuna
 import pytest
@@ -111,3 +112,31 @@ def test_eight_workers_on_one_storage_lose_and_duplicate_no_trial(tmp_path, kind
     assert sorted(t.number for t in trials) == list(range(workers * per_worker))
     assert all(t.state == TrialState.COMPLETE for t in trials)
     assert len({t.user_attrs["pid"] for t in trials}) == workers
+
+
+def _reap_as_optuna_does(study, trial):
+    """What ``fail_stale_trials`` does to a trial whose heartbeat went stale: FAIL, then queue a retry."""
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    frozen = study._storage.get_trial(trial._trial_id)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        optuna.storages.RetryHeartbeatStaleTrialCallback(max_retry=1)(study, frozen)
+
+
+def test_the_retry_of_a_reaped_trial_is_never_surplus(study):
+    # Imported here: this module is imported by the spawned storage workers above, and the loop imports TF.
+    from sweeper._worker_loop import _surplus
+
+    # Trials 0, 2, 3 fill three of four slots; trial 1's worker died and Optuna queued its retry as trial 4.
+    trials = [study.ask() for _ in range(4)]
+    for trial in (trials[0], trials[2]):
+        study.tell(trial, 0.5)
+    _reap_as_optuna_does(study, trials[1])
+    retry = study.ask()
+    assert retry.number == 4 and study.trials[4].system_attrs["failed_trial"] == 1
+    assert not _surplus(study, retry.number, n_trials=4)
+    assert study.trials[4].state == TrialState.RUNNING
+    # A fifth fresh trial would be one too many: ended as interrupted, not a result.
+    extra = study.ask()
+    assert _surplus(study, extra.number, n_trials=4)
+    assert study.trials[extra.number].user_attrs["stop_reason"] == "interrupted"

@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper._algorithms import make_sampler
 from sweeper._faults import fail_trial
 from sweeper._heartbeat import ask, reap_stale_trials
-from sweeper._outcome import STOP_REQUESTED_ATTR, StopReason, count_results
+from sweeper._outcome import STOP_REQUESTED_ATTR, StopReason, count_results, retried_by_heartbeat
 from sweeper._loader import check_study_file
 from sweeper._storage import open_storage, redact
 from sweeper._trial_runner import probe_study, run_trial
@@ -118,7 +118,8 @@ def _surplus(study: optuna.Study, number: int, n_trials: int) -> bool:
     trial it took (a retry, a grid cell) goes back to the queue.
     """
     trials = study.get_trials(deepcopy=False)
-    earlier = [t for t in trials if t.number < number]
+    retried = retried_by_heartbeat(trials)  # a reaped trial's retry may be this very trial, so look at all
+    earlier = [t for t in trials if t.number < number and t.number not in retried]
     if count_results(earlier) + _running(earlier) < n_trials:
         return False
     mine = next(t for t in trials if t.number == number)

@@ -100,8 +100,9 @@ def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, da
     assert not [t for t in trials if t.state.name == "RUNNING"]
     dead = trials[1]
     assert dead.state.name == "FAIL"
+    lineage = [(t.number, t.state.name, t.user_attrs.get("stop_reason"), t.system_attrs) for t in trials]
     retry = next(t for t in trials if t.system_attrs.get("failed_trial") == 1)
-    assert retry.state.name == "COMPLETE" and retry.params == dead.params
+    assert retry.state.name == "COMPLETE" and retry.params == dead.params, lineage
     report = pd.read_csv(tmp_path / "reports" / name / "trials.csv").set_index("trial")
     assert report.loc[1, "stop_reason"] == "error" and "stopped sending heartbeats" in report.loc[1, "error"]
     counted = [t for t in trials if t.number != 1]
