@@ -99,6 +99,8 @@ class TrialOutcome:
         pid: The worker's process id. Defaults to ``0``.
         counted: Whether it counts toward ``n_trials`` (a retried trial does not).
             Defaults to ``True``.
+        worker_rss_mb: The worker's RSS after the trial, for recycling it.
+            Defaults to ``None``.
     """
 
     number: int
@@ -108,6 +110,7 @@ class TrialOutcome:
     error: str | None = None
     pid: int = 0
     counted: bool = True
+    worker_rss_mb: float | None = None
 
 
 def outcome_of_trial(trial: FrozenTrial) -> TrialOutcome:

@@ -4,7 +4,8 @@ A single loky pool with N workers treats one dead worker as a broken pool: it
 SIGKILLs every other worker and fails their tasks too. One single-worker executor
 per slot confines a death to the trial that caused it, and tells the driver
 exactly which trial that was. Each slot's worker is still reused across trials,
-recycled past its memory budget, and kept warm between back-to-back sweeps.
+recycled past its memory budget (its replacement warmed up in advance), and kept
+warm between back-to-back sweeps.
 """
 
 from __future__ import annotations
@@ -13,11 +14,13 @@ import os
 import re
 from collections.abc import Callable
 from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any
 
 from joblib.externals.loky import ProcessPoolExecutor
 from joblib.externals.loky.process_executor import BrokenProcessPool, ShutdownExecutorError
 
+from sweeper._recycle import Recycle, WorkerMemory
 from sweeper._worker import initialize_worker, worker_ready
 
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
@@ -30,20 +33,31 @@ class WorkerDied(Exception):
     """The worker process running a task ended without returning (killed, crashed, OOM)."""
 
 
+@dataclass
+class _Worker:
+    """One worker process (a single-worker executor) and its memory growth."""
+
+    executor: ProcessPoolExecutor
+    memory: WorkerMemory
+
+
 class WorkerPool:
     """``jobs`` worker processes, each running one task at a time.
 
     Args:
         jobs: How many worker processes.
         memory_budget_mb: Recycle a worker once its RSS has grown this much since
-            its first trial.
+            its first trial. Tasks report the RSS as a ``worker_rss_mb`` attribute
+            of their result.
     """
 
     def __init__(self, jobs: int, memory_budget_mb: float) -> None:
         # Budget TensorFlow's threads so that N workers share the cores instead of fighting over them.
         intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
-        self._initargs = (intra_op_threads, 1, memory_budget_mb)
-        self._slots: list[ProcessPoolExecutor | None] = [None] * jobs
+        self._initargs = (intra_op_threads, 1)
+        self._memory_budget_mb = memory_budget_mb
+        self._slots: list[_Worker | None] = [None] * jobs
+        self._spares: dict[int, _Worker] = {}
         self._busy: dict[Future, int] = {}
 
     def start(self) -> None:
@@ -84,46 +98,71 @@ class WorkerPool:
         """
         slot = self._busy.pop(future)
         try:
-            return future.result()
+            result = future.result()
         except (BrokenProcessPool, ShutdownExecutorError) as error:
-            self._forget(slot)  # a fresh worker takes the slot on the next submit
+            self._forget(slot)  # a fresh worker (or the warm spare) takes the slot on the next submit
             raise WorkerDied(_death_message(error)) from None
+        self._after_task(slot, getattr(result, "worker_rss_mb", None))
+        return result
 
     def kill(self) -> None:
-        """SIGKILLs every worker at once; the next submit starts fresh ones."""
-        for slot, executor in enumerate(self._slots):
-            if executor is not None:
-                executor.shutdown(wait=False, kill_workers=True)
+        """SIGKILLs every worker at once, spares too; the next submit starts fresh ones."""
+        for worker in [*self._slots, *self._spares.values()]:
+            if worker is not None:
+                worker.executor.shutdown(wait=False, kill_workers=True)
+        for slot in range(self.jobs):
             self._forget(slot)
+        self._spares.clear()
         self._busy.clear()
+
+    def _after_task(self, slot: int, rss_mb: float | None) -> None:
+        worker = self._slots[slot]
+        if rss_mb is None or worker is None:
+            return
+        action = worker.memory.after_trial(rss_mb)
+        if action == Recycle.PREPARE and slot not in self._spares:
+            self._spares[slot] = self._start_spare()
+        elif action == Recycle.REPLACE:
+            worker.executor.shutdown(wait=False)  # idle now: it exits, and its memory with it
+            self._forget(slot)
+
+    def _start_spare(self) -> _Worker:
+        """A new worker that imports TensorFlow now, while the one it replaces still trains."""
+        spare = self._new_worker()
+        spare.executor.submit(worker_ready)
+        return spare
+
+    def _new_worker(self) -> _Worker:
+        return _Worker(_new_executor(self._initargs), WorkerMemory(self._memory_budget_mb))
 
     def _executor(self, slot: int) -> ProcessPoolExecutor:
         if self._slots[slot] is None:
-            self._slots[slot] = _warm_executor((slot, self._initargs))
-        return self._slots[slot]
+            key = (slot, self._initargs)
+            if slot in self._spares:
+                _warm_slots[key] = self._spares.pop(slot)
+            elif key not in _warm_slots:
+                _warm_slots[key] = self._new_worker()
+            self._slots[slot] = _warm_slots[key]
+        return self._slots[slot].executor
 
     def _forget(self, slot: int) -> None:
         self._slots[slot] = None
         _warm_slots.pop((slot, self._initargs), None)
 
 
-# Executors outlive a sweep, so the next sweep in this process starts on warm workers.
-_warm_slots: dict[tuple[int, tuple], ProcessPoolExecutor] = {}
+# Workers outlive a sweep, so the next sweep in this process starts on warm workers
+# (and keeps counting their memory growth from where the last sweep left it).
+_warm_slots: dict[tuple[int, tuple], _Worker] = {}
 
 
-def _warm_executor(key: tuple[int, tuple]) -> ProcessPoolExecutor:
-    if key in _warm_slots:
-        return _warm_slots[key]
-    _, initargs = key
-    executor = ProcessPoolExecutor(
+def _new_executor(initargs: tuple) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(
         max_workers=1,
         timeout=WORKER_IDLE_TIMEOUT_S,
         initializer=initialize_worker,
         initargs=initargs,
         env={"TF_CPP_MIN_LOG_LEVEL": "2"},
     )
-    _warm_slots[key] = executor
-    return executor
 
 
 def _death_message(error: BaseException) -> str:

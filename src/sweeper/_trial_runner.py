@@ -168,10 +168,11 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     with beating(optuna_study._storage, trial_id):
         _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname()})
         outcome, attrs = _fit_safely(context, config, trial)
+        outcome = dataclasses.replace(outcome, worker_rss_mb=record_trial_memory())
         attrs.update(
             stop_reason=outcome.stop_reason,
             duration_s=round(time.perf_counter() - started, 3),
-            worker_rss_mb=record_trial_memory(),
+            worker_rss_mb=outcome.worker_rss_mb,
         )
         try:
             _set_attrs(trial, attrs)

@@ -58,73 +58,40 @@ class WorkerContext:
 _context: WorkerContext | None = None
 
 
-def initialize_worker(intra_op_threads: int, inter_op_threads: int, memory_budget_mb: float) -> None:
-    """Runs once when a worker process starts: TF import, thread and memory budgets.
+def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
+    """Runs once when a worker process starts: TF import and thread budget.
 
     Args:
         intra_op_threads: Threads TensorFlow uses inside one op.
         inter_op_threads: Ops TensorFlow runs at once.
-        memory_budget_mb: Recycle the worker once its RSS has grown by this much
-            since its first task.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # Ctrl-C reaches the whole process group; the driver alone decides how the
     # sweep stops, and ends this worker's trial as interrupted.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _set_memory_budget(memory_budget_mb)
+    _disable_loky_memory_check()
     import optuna
     import tensorflow as tf
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-
     tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
     tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
 
 
-class _MemoryBudget:
-    """Recycles this worker once Keras's per-model leak exceeds a budget.
+def _disable_loky_memory_check() -> None:
+    """Turns off loky's own leak check; the pool recycles workers (``sweeper._recycle``).
 
-    Each trial leaves about 4.5 MB behind in TensorFlow even after
-    ``clear_session()`` and ``gc.collect()`` (measured; no allocator or cleanup
-    order removes it), so a long-lived worker must be replaced now and then.
-    Loky already knows how: after a task, a worker whose memory grew past
-    ``_MAX_MEMORY_LEAK_SIZE`` exits cleanly and a fresh one takes its place,
-    without failing any task. Loky measures growth from its first task, which may
-    be the light probe; sweeper measures it from the end of the first trial,
-    and asks loky for the exit by lowering the limit to zero.
+    Loky exits a worker whose RSS grew 300 MB since its first task, which may be
+    the light warm-up task, and it gives no notice, so no replacement is ready.
     """
+    from joblib.externals.loky import process_executor
 
-    def __init__(self, budget_mb: float) -> None:
-        from joblib.externals.loky import process_executor
-
-        self._loky = process_executor
-        self._loky._MAX_MEMORY_LEAK_SIZE = 2**62  # loky's own measure is off; this class decides
-        self.budget_mb = budget_mb
-        self.reference_mb: float | None = None
-
-    def after_trial(self, rss_mb: float) -> None:
-        """Records the worker's RSS after a trial; past the budget, recycles the worker."""
-        if self.reference_mb is None:
-            self.reference_mb = rss_mb
-            return
-        if rss_mb - self.reference_mb > self.budget_mb:
-            self._loky._MAX_MEMORY_LEAK_SIZE = 0
-
-
-_memory_budget: _MemoryBudget | None = None
-
-
-def _set_memory_budget(memory_budget_mb: float) -> None:
-    global _memory_budget
-    _memory_budget = _MemoryBudget(memory_budget_mb)
+    process_executor._MAX_MEMORY_LEAK_SIZE = 2**62
 
 
 def record_trial_memory() -> float:
-    """The worker's RSS in MB after a trial; recycles the worker past its budget."""
-    rss_mb = round(psutil.Process().memory_info().rss / 2**20, 1)
-    if _memory_budget is not None:
-        _memory_budget.after_trial(rss_mb)
-    return rss_mb
+    """The worker's RSS in MB after a trial, which the pool reads to recycle workers."""
+    return round(psutil.Process().memory_info().rss / 2**20, 1)
 
 
 def worker_context(study_file: str) -> WorkerContext:
