@@ -1,7 +1,7 @@
 """One contender of benchmarks/peers.py, in a process of its own.
 
     python benchmarks/_peers_run.py CONTENDER --problem digits --seed 0 --epochs 20 \
-        --trials 24 --jobs 2 --work DIR --out run.json [--kt-iterations 2] [--warmup 2]
+        --trials 24 --jobs 2 --work DIR --out run.json [--kt-iterations 2] [--warmup 2] [--epoch-budget 360]
 
 Each contender starts in a fresh interpreter, so every one pays its own Python and
 TensorFlow start-up, and none inherits warm workers from another. It writes one JSON
@@ -96,6 +96,7 @@ def run_sweeper(args: argparse.Namespace) -> list[Record]:
         HERE / "peers_study.py",
         jobs=args.jobs,
         n_trials=args.trials,
+        epoch_budget=args.epoch_budget,
         storage=str(journal),
         runs_dir=args.work / "runs",
         reports_dir=args.work / "reports",
@@ -158,7 +159,15 @@ def run_optuna(args: argparse.Namespace) -> list[Record]:
         sampler=optuna.samplers.TPESampler(seed=args.seed, constant_liar=True),
         pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=args.warmup),
     )
-    study.optimize(objective, n_trials=args.trials, n_jobs=args.jobs)
+
+    def stop_at_epoch_budget(study: optuna.Study, _trial: optuna.trial.FrozenTrial) -> None:
+        # Optuna's documented way to end optimize() early (as MaxTrialsCallback does); a trial's
+        # epochs are its reports, one per epoch from TFKerasPruningCallback. Running trials finish.
+        spent = sum(len(t.intermediate_values) for t in study.get_trials(deepcopy=False))
+        if args.epoch_budget and spent >= args.epoch_budget:
+            study.stop()
+
+    study.optimize(objective, n_trials=args.trials, n_jobs=args.jobs, callbacks=[stop_at_epoch_budget])
     return [optuna_record(t) for t in study.get_trials(deepcopy=False)]
 
 
@@ -246,6 +255,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=0, help="MedianPruner n_warmup_steps (optuna-median)")
     parser.add_argument("--kt-iterations", type=int, default=1, help="Hyperband iterations (kerastuner-hyperband)")
+    parser.add_argument("--epoch-budget", type=int, default=None,
+                        help="Start no trial once the trials trained this many epochs (sweeper, optuna-median)")
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

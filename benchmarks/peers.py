@@ -6,7 +6,9 @@
 
 Every contender solves the same problem (benchmarks/_peers_problem.py: a small Conv2D
 net on sklearn's digits, tuning filters, units, lr, EarlyStopping patience and
-ReduceLROnPlateau factor) with the same maximum epochs per trial and the same budget:
+ReduceLROnPlateau factor) with the same maximum epochs per trial and the same budget of
+epochs: the reference's trials x epochs. The pruning contenders spend it on as many trials
+as it buys; KerasTuner spends it on whole Hyperband iterations.
 
 1. sweeper-none: sweeper, no pruning. Its median best value over the seeds is the
    reference quality, the target every contender is timed to;
@@ -75,6 +77,9 @@ class Budget:
 
 # Budgets where KerasTuner's whole Hyperband iterations come close to the reference's
 # trials x epochs (quick: 49 of 48 epochs; full: 2 x 166 = 332 of 360).
+# The pruned contenders get that same epoch budget, with room for more trials: what
+# pruning saves buys more configurations, as Hyperband's budget does for KerasTuner.
+PRUNED_TRIALS_CAP = 4  # x budget.trials; the epoch budget ends those sweeps first
 QUICK = Budget(("digits",), (0, 1, 2), epochs=8, trials=6, jobs=2, times=(10, 20, 30))
 FULL = Budget(("digits", "digits-300"), (0, 1, 2), epochs=15, trials=24, jobs=2, times=(30, 60, 120))
 
@@ -163,13 +168,26 @@ def median_warmup(epochs: int) -> int:
         return max(2, epochs // 8)
 
 
+def trial_budget(contender: str, budget: Budget) -> tuple[int, int | None]:
+    """``(n_trials, epoch_budget)`` for an Optuna-based contender.
+
+    The reference trains ``budget.trials`` whole trials, at most ``trials * epochs``
+    epochs. A pruning contender gets those epochs, and as many trials as they buy.
+    """
+    if contender in (REFERENCE, KERASTUNER):  # KerasTuner's own budget is its Hyperband iterations
+        return budget.trials, None
+    return budget.trials * PRUNED_TRIALS_CAP, budget.trials * budget.epochs
+
+
 def settings(contender: str, budget: Budget) -> str:
     """One line saying exactly what the contender runs with."""
     common = f"max {budget.epochs} epochs/trial, batch {problem.BATCH_SIZE}"
     if contender.startswith("sweeper-"):
         pruner = {"sweeper-none": "none", "sweeper-median": "median", "sweeper-hyperband": "hyperband",
                   "sweeper-sha": "successive_halving"}[contender]
-        return (f"sweeper.run(jobs={budget.jobs}, n_trials={budget.trials}), Study(pruner={pruner!r}, sampler='tpe', seed) "
+        trials, epoch_budget = trial_budget(contender, budget)
+        return (f"sweeper.run(jobs={budget.jobs}, n_trials={trials}, epoch_budget={epoch_budget}), "
+                f"Study(pruner={pruner!r}, sampler='tpe', seed) "
                 f"-> {sweeper_pruner(pruner, budget.epochs)}; TPESampler(constant_liar=True); "
                 f"+ ModelCheckpoint(best only) and TensorBoard, as users run it; {common}")
     if contender == KERASTUNER:
@@ -179,8 +197,10 @@ def settings(contender: str, budget: Budget) -> str:
                 f"seed), executions_per_trial=1, serial (1 process, TF's default threads); callbacks tuned in "
                 f"HyperModel.fit; at most {epochs * iterations} epochs in {trials * iterations} trials "
                 f"(budget {budget.trials * budget.epochs}); {common}")
+    trials, epoch_budget = trial_budget(contender, budget)
     return (f"optuna.create_study(TPESampler(seed, constant_liar=True), MedianPruner(n_startup_trials=5, "
-            f"n_warmup_steps={median_warmup(budget.epochs)})).optimize(n_trials={budget.trials}, n_jobs={budget.jobs}) "
+            f"n_warmup_steps={median_warmup(budget.epochs)})).optimize(n_trials={trials}, n_jobs={budget.jobs}, "
+            f"callbacks=[study.stop() once the trials reported {epoch_budget} epochs]) "
             f"with TFKerasPruningCallback('{problem.MONITOR}'); {common}")
 
 
@@ -203,10 +223,13 @@ def run_contender(contender: str, problem_name: str, seed: int, budget: Budget, 
     """
     work.mkdir(parents=True, exist_ok=True)
     out, log = work / "run.json", work / "run.log"
+    trials, epoch_budget = trial_budget(contender, budget)
     command = [sys.executable, str(HERE / "_peers_run.py"), contender, "--problem", problem_name, "--seed", str(seed),
-               "--epochs", str(budget.epochs), "--trials", str(budget.trials), "--jobs", str(budget.jobs),
+               "--epochs", str(budget.epochs), "--trials", str(trials), "--jobs", str(budget.jobs),
                "--warmup", str(median_warmup(budget.epochs)), "--kt-iterations", str(kt_iterations(budget)),
                "--work", str(work), "--out", str(out)]
+    if epoch_budget:
+        command += ["--epoch-budget", str(epoch_budget)]
     with log.open("w") as log_file:
         launched = time.time()
         returncode = subprocess.call(command, stdout=log_file, stderr=subprocess.STDOUT,
@@ -587,8 +610,9 @@ def main() -> None:
         return
     # In the table's order; the reference always runs, as it sets the target.
     contenders = tuple(c for c in CONTENDERS + OPTIONAL if c == REFERENCE or c in args.contenders)
-    print(f"peers: {', '.join(budget.problems)}; seeds {list(budget.seeds)}; {budget.trials} trials x at most "
-          f"{budget.epochs} epochs; {os.cpu_count()} cores; each run in a fresh process, one at a time\n")
+    print(f"peers: {', '.join(budget.problems)}; seeds {list(budget.seeds)}; a budget of {budget.trials} trials x at most "
+          f"{budget.epochs} epochs ({budget.trials * budget.epochs} epochs); {os.cpu_count()} cores; "
+          f"each run in a fresh process, one at a time\n")
     print("settings:")
     for contender in contenders:
         print(f"  {contender:<21} {settings(contender, budget)}")

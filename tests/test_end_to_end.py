@@ -113,6 +113,17 @@ def test_a_worker_that_outgrows_its_memory_budget_is_recycled_between_trials(tmp
     assert set(trials["state"]) <= {"COMPLETE", "PRUNED"}
 
 
+def test_an_epoch_budget_stops_starting_trials_once_it_is_spent(tmp_path, write_study):
+    path = write_study(STUDY.replace('name="e2e"', 'name="budget"'))
+    process = subprocess.run([sys.executable, "-m", "sweeper", "run", str(path), "--jobs", "1", "--epoch-budget", "8"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert process.returncode == 0, process.stderr
+    assert "sweeping 8 trials or 8 epochs, whichever comes first," in process.stderr
+    epochs = pd.read_csv(tmp_path / "reports" / "budget" / "trials.csv").sort_values("trial")["epochs_run"]
+    # One worker: every trial but the last started with budget to spare, and the last one spent it.
+    assert len(epochs) < 8 and epochs.iloc[:-1].sum() < 8 <= epochs.sum()
+
+
 def test_the_driver_process_never_imports_tensorflow(tmp_path, write_study):
     path = write_study(STUDY.replace('name="e2e"', 'name="light"').replace("epochs=6", "epochs=1"))
     code = (f"import sys, sweeper; result = sweeper.run({str(path)!r}, n_trials=1, progress=False); "

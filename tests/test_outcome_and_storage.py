@@ -6,7 +6,7 @@ from optuna.trial import TrialState, create_trial
 from sweeper._data import study_data
 from sweeper._direction import check_monitor, is_better, resolve_mode
 from sweeper._errors import MonitorNotFoundError, StudyFileError
-from sweeper._outcome import count_results, counts_as_result
+from sweeper._outcome import count_results, counts_as_result, epoch_budget_spent, epochs_trained
 from sweeper._storage import redact
 
 
@@ -30,6 +30,18 @@ def test_results_are_complete_pruned_and_failures_of_the_trial_itself():
     ]
     assert [counts_as_result(t) for t in trials] == [True, True, True, True, False, False, False, False]
     assert count_results(trials) == 4
+
+
+def test_epochs_trained_counts_finished_trials_by_epochs_run_and_running_ones_by_their_reports():
+    trials = [
+        create_trial(state=TrialState.COMPLETE, value=0.9, user_attrs={"epochs_run": 12}),
+        create_trial(state=TrialState.PRUNED, user_attrs={"epochs_run": 3}, intermediate_values={0: 0.1, 1: 0.2, 2: 0.2}),
+        create_trial(state=TrialState.RUNNING, intermediate_values={0: 0.3, 1: 0.4}),  # 2 epochs so far
+        create_trial(state=TrialState.WAITING),
+    ]
+    assert epochs_trained(trials) == 17
+    assert epoch_budget_spent(trials, 17) and not epoch_budget_spent(trials, 18)
+    assert not epoch_budget_spent(trials, None)
 
 
 @pytest.mark.parametrize(

@@ -58,6 +58,7 @@ def test_misspelt_callback_parameter_names_line_and_valid_parameters(write_study
     [
         ("epochs=0", "epochs=0 must be a positive integer"),
         ("n_trials=2.5", "n_trials=2.5 must be a positive integer"),
+        ("epoch_budget=0", "epoch_budget=0 must be a positive integer"),
         ("name='../x'", "is not a plain name"),
         ("name='/abs'", "is not a plain name"),
         ("pruner='medain'", "pruner='medain' is unknown"),

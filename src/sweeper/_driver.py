@@ -11,7 +11,7 @@ import optuna
 
 from sweeper._faults import FailFast, attempt_of, fail_trial, interrupt_trial
 from sweeper._heartbeat import ask, reap_stale_trials
-from sweeper._outcome import StopReason, TrialOutcome, count_results, outcome_of_trial
+from sweeper._outcome import StopReason, TrialOutcome, count_results, epoch_budget_spent, outcome_of_trial
 from sweeper._pool import WorkerDied, WorkerPool
 from sweeper._progress import Progress
 from sweeper._storage import redact
@@ -69,7 +69,7 @@ class SweepDriver:
         self.in_flight: dict[Future, optuna.Trial] = {}
 
     def run(self) -> None:
-        """Runs trials until the study holds ``n_trials`` results or the timeout passes.
+        """Runs trials until the study holds ``n_trials`` results, or the timeout or epoch budget runs out.
 
         Raises:
             SweepAborted: When the first ``fail_fast`` trials all failed.
@@ -102,7 +102,10 @@ class SweepDriver:
 
     def _start_trials(self) -> None:
         reap_stale_trials(self.study)  # on a shared RDB storage: trials of workers that died elsewhere
-        results = count_results(self.study.get_trials(deepcopy=False))
+        trials = self.study.get_trials(deepcopy=False)
+        if epoch_budget_spent(trials, self.config.epoch_budget):
+            return
+        results = count_results(trials)
         while self.pool.has_free_slot() and results + len(self.in_flight) < self.n_trials and not self._past_deadline():
             trial = ask(self.study)
             future = self.pool.submit(trial_in_worker, self.config, self.study.study_name, trial._trial_id)

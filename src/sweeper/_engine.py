@@ -64,6 +64,7 @@ def run(
     n_trials: int | None = None,
     retries: int | None = None,
     fail_fast: int | None = None,
+    epoch_budget: int | None = None,
     storage: str | None = None,
     runs_dir: str | os.PathLike[str] = "runs",
     reports_dir: str | os.PathLike[str] = "reports",
@@ -82,6 +83,8 @@ def run(
             overrides the study's. Defaults to ``None``.
         fail_fast: Stop once this many trials have failed in user code and none has
             succeeded (``0`` never stops); overrides the study's. Defaults to ``None``.
+        epoch_budget: Start no trial once the study's trials have trained this many
+            epochs in all; overrides the study's. Defaults to ``None``.
         storage: An Optuna RDB URL or a journal file path. Defaults to
             ``runs/<study>/journal.log``.
         runs_dir: Where trial artifacts go. Defaults to ``"runs"``.
@@ -120,13 +123,15 @@ def run(
         )
         runs_path = Path(runs_dir).resolve()
         storage = storage or default_storage(runs_path / probe.name)
-        config = SweepConfig(str(study_path.resolve()), storage, str(runs_path), retries=policy.retries)
+        epoch_budget = probe.epoch_budget if epoch_budget is None else positive_option("--epoch-budget", epoch_budget)
+        config = SweepConfig(str(study_path.resolve()), storage, str(runs_path), retries=policy.retries,
+                             epoch_budget=epoch_budget)
         optuna_study = open_or_create_study(probe, open_storage(storage, config.heartbeat, policy.retries),
                                    _driver_sampler(probe, study_path), redact(storage))
         _recover(optuna_study)
         remove_stale_checkpoint_files(runs_path / probe.name / "trials")
         already = count_results(optuna_study.get_trials(deepcopy=False))
-        reporter = Progress(n_trials, probe.monitor, probe.mode, already) if progress else None
+        reporter = Progress(n_trials, probe.monitor, probe.mode, already, epoch_budget) if progress else None
         if reporter:
             workers = f"{len(cluster.threads)} Dask worker(s) at {cluster.scheduler}" if cluster else f"{jobs} worker process(es)"
             reporter.start(workers, redact(storage))

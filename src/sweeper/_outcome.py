@@ -29,6 +29,7 @@ class StopReason(str, Enum):
 # Cut short by the sweep itself, not a result of the search: retried, not counted.
 NOT_RESULTS = frozenset({StopReason.INTERRUPTED.value})
 STOP_REASON_ATTR = "stop_reason"
+EPOCHS_RUN_ATTR = "epochs_run"
 # Set on a trial whose retry (same params) stands in for it.
 RETRIED_ATTR = "retried"
 # A study attribute: set by a driver that was stopped, so worker loops elsewhere stop too.
@@ -60,6 +61,16 @@ def count_results(trials: list[FrozenTrial]) -> int:
     """
     retried = retried_by_heartbeat(trials)
     return sum(counts_as_result(t) and t.number not in retried for t in trials)
+
+
+def epochs_trained(trials: list[FrozenTrial]) -> int:
+    """Epochs the trials have trained: a finished trial's ``epochs_run``, a running one's reports so far."""
+    return sum(int(t.user_attrs.get(EPOCHS_RUN_ATTR, len(t.intermediate_values))) for t in trials)
+
+
+def epoch_budget_spent(trials: list[FrozenTrial], epoch_budget: int | None) -> bool:
+    """Whether the trials have trained ``epoch_budget`` epochs; never, without a budget."""
+    return epoch_budget is not None and epochs_trained(trials) >= epoch_budget
 
 
 def retried_by_heartbeat(trials: list[FrozenTrial]) -> set[int]:
@@ -148,6 +159,7 @@ class ProbeResult:
             is created: a grid's every cell for every repeat. Defaults to none.
         retries: The study's ``retries``. Defaults to ``1``.
         fail_fast: The study's ``fail_fast``. Defaults to ``3``.
+        epoch_budget: The study's ``epoch_budget``. Defaults to ``None``.
     """
 
     name: str
@@ -161,6 +173,7 @@ class ProbeResult:
     planned_trials: tuple[tuple[dict, dict], ...] = ()
     retries: int = 1
     fail_fast: int | None = 3
+    epoch_budget: int | None = None
 
     @property
     def direction(self) -> str:

@@ -18,11 +18,14 @@ class Progress:
         monitor: The monitored quantity's name.
         mode: ``"min"`` or ``"max"``.
         done_before: Results the study already held (a resumed sweep). Defaults to ``0``.
+        epoch_budget: The sweep's epoch budget, if any. Defaults to ``None``.
         stream: Where to print. Defaults to ``sys.stderr``.
     """
 
-    def __init__(self, n_trials: int, monitor: str, mode: str, done_before: int = 0, stream: TextIO | None = None) -> None:
+    def __init__(self, n_trials: int, monitor: str, mode: str, done_before: int = 0, epoch_budget: int | None = None,
+                 stream: TextIO | None = None) -> None:
         self.n_trials = n_trials
+        self.epoch_budget = epoch_budget
         self.monitor = monitor
         self.mode = mode
         self.done_before = done_before
@@ -33,7 +36,8 @@ class Progress:
     def start(self, workers: str, storage: str) -> None:
         """Prints the opening line: the budget, where trials run, and the (redacted) storage."""
         resumed = f", resuming at {self.done_before}" if self.done_before else ""
-        self._print(f"sweeping {self.n_trials} trials on {workers}{resumed}; storage {storage}")
+        budget = f" or {self.epoch_budget} epochs, whichever comes first," if self.epoch_budget else ""
+        self._print(f"sweeping {self.n_trials} trials{budget} on {workers}{resumed}; storage {storage}")
 
     def update(self, outcome: TrialOutcome) -> None:
         """Counts a finished trial and prints its line."""

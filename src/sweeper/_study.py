@@ -51,6 +51,10 @@ class Study:
             Defaults to ``1``.
         mode: ``"auto"``, ``"min"`` or ``"max"``. Defaults to ``"auto"``.
         timeout: Stop starting trials after this many seconds. Defaults to ``None``.
+        epoch_budget: Stop starting trials once the study's trials have trained this
+            many epochs in all, pruned and early-stopped ones included. With pruning,
+            the same compute then buys more trials; ``n_trials`` still caps their
+            number. Trials already running finish. Defaults to ``None``.
         retries: Times a trial whose worker process died (killed, crashed, out of
             memory) runs again with the same params. Defaults to ``1``.
         fail_fast: Stop the sweep (exit code 1) once this many trials have failed
@@ -73,6 +77,7 @@ class Study:
     repeats: int = 1
     mode: str = "auto"
     timeout: float | None = None
+    epoch_budget: int | None = None
     retries: int = 1
     fail_fast: int | None = 3
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -106,8 +111,9 @@ class Study:
     def _check_numbers(self) -> None:
         for field_name in ("epochs", "n_trials", "repeats"):
             _require_positive_int(field_name, getattr(self, field_name))
-        if self.batch_size is not None:
-            _require_positive_int("batch_size", self.batch_size)
+        for field_name in ("batch_size", "epoch_budget"):
+            if getattr(self, field_name) is not None:
+                _require_positive_int(field_name, getattr(self, field_name))
         if not (_is_int(self.retries) and self.retries >= 0):
             raise StudyFileError(f"Study retries={self.retries!r} must be a whole number, 0 or more.", fix="e.g. retries=1.")
         if self.fail_fast is not None and not (_is_int(self.fail_fast) and self.fail_fast >= 0):

@@ -22,7 +22,7 @@ from sweeper._errors import StudyFileError
 from sweeper._heartbeat import beating
 from sweeper._hparams import write_hparams
 from sweeper._loader import location_in
-from sweeper._outcome import ProbeResult, StopReason, TrialOutcome
+from sweeper._outcome import EPOCHS_RUN_ATTR, ProbeResult, StopReason, TrialOutcome
 from sweeper._storage import open_storage
 from sweeper._study import Study
 from sweeper._worker import SweepConfig, WorkerContext, record_trial_memory, worker_context
@@ -83,6 +83,7 @@ def probe_study(study_file: str) -> ProbeResult:
         planned_trials=planned_trials(study),
         retries=study.retries,
         fail_fast=study.fail_fast,
+        epoch_budget=study.epoch_budget,
     )
 
 
@@ -244,7 +245,7 @@ def _recorded_attrs(recorder: TrialRecorder, callbacks: list[Any], logdir: str |
     return {
         "best_value": recorder.best,
         "best_epoch": recorder.best_epoch,
-        "epochs_run": recorder.epochs_run,
+        EPOCHS_RUN_ATTR: recorder.epochs_run,
         "lr_initial": recorder.lr_initial,
         "lr_final": recorder.lr_final,
         "lr_reductions": recorder.lr_reductions,

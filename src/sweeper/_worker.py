@@ -32,6 +32,8 @@ class SweepConfig:
             client can fail and retry the trials of a worker that died unwatched.
             Defaults to the policy from the environment.
         retries: Times a trial lost with its worker runs again. Defaults to ``1``.
+        epoch_budget: Start no trial once the study's trials have trained this many
+            epochs. Defaults to ``None``.
     """
 
     study_file: str
@@ -39,6 +41,7 @@ class SweepConfig:
     runs_dir: str
     heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy.from_env)
     retries: int = 1
+    epoch_budget: int | None = None
 
     def trial_dir(self, study_name: str, number: int) -> Path:
         return Path(self.runs_dir) / study_name / "trials" / str(number)

@@ -18,7 +18,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper._algorithms import make_sampler
 from sweeper._faults import fail_trial
 from sweeper._heartbeat import ask, reap_stale_trials
-from sweeper._outcome import STOP_REQUESTED_ATTR, StopReason, count_results, retried_by_heartbeat
+from sweeper._outcome import STOP_REQUESTED_ATTR, StopReason, count_results, epoch_budget_spent, retried_by_heartbeat
 from sweeper._loader import check_study_file
 from sweeper._storage import open_storage, redact
 from sweeper._trial_runner import probe_study, run_trial
@@ -48,7 +48,7 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
         reap_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
         results = count_results(trials)
-        if results >= n_trials:
+        if results >= n_trials or epoch_budget_spent(trials, config.epoch_budget):
             return ran
         if results + _running(trials) >= n_trials:
             time.sleep(config.heartbeat.interval_s)  # the last trials run elsewhere; stay to reap them
@@ -100,7 +100,8 @@ def join(
     probe = probe_study(str(study_path))
     n_trials = positive_option("--n-trials", probe.n_trials if n_trials is None else n_trials)
     retries = whole_number_option("--retries", probe.retries if retries is None else retries)
-    config = SweepConfig(str(study_path), storage, str(Path(runs_dir).resolve()), retries=retries)
+    config = SweepConfig(str(study_path), storage, str(Path(runs_dir).resolve()), retries=retries,
+                         epoch_budget=probe.epoch_budget)
     backend = open_storage(storage, config.heartbeat, retries)
     open_or_create_study(probe, backend, make_sampler(worker_context(str(study_path)).study), redact(storage))
     return work(config, probe.name, n_trials)

@@ -39,6 +39,8 @@ def main() -> None:
 @click.option("--retries", default=None, type=int, help="Reruns of a trial whose worker died. [default: the study's, 1]")
 @click.option("--fail-fast", default=None, type=int,
               help="Stop once this many trials failed and none succeeded; 0 never stops. [default: the study's, 3]")
+@click.option("--epoch-budget", default=None, type=int,
+              help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]")
 @storage_option
 @runs_dir_option
 @click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
@@ -46,7 +48,7 @@ def main() -> None:
               help="loky: --jobs processes here. dask: every worker of a Dask cluster (needs --scheduler, an RDB --storage).")
 @click.option("--scheduler", default=None, help="The Dask scheduler, e.g. tcp://host:8786.")
 def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, fail_fast: int | None,
-        storage: str | None, runs_dir: str, reports_dir: str, backend: str, scheduler: str | None) -> None:
+        epoch_budget: int | None, storage: str | None, runs_dir: str, reports_dir: str, backend: str, scheduler: str | None) -> None:
     """Run, or resume, the sweep STUDY_FILE declares.
 
     Ctrl-C or SIGTERM stops it within seconds: running trials end as interrupted,
@@ -55,7 +57,7 @@ def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, f
     from sweeper._engine import run as run_sweep
 
     result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, retries=retries, fail_fast=fail_fast,
-                                        storage=storage, runs_dir=runs_dir, reports_dir=reports_dir,
+                                        epoch_budget=epoch_budget, storage=storage, runs_dir=runs_dir, reports_dir=reports_dir,
                                         backend=backend, scheduler=scheduler))
     click.echo(f"report: {result.report}")
     if result.best_trial is None:
