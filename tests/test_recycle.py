@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import time
 from dataclasses import dataclass
 
@@ -14,7 +15,7 @@ from sweeper._recycle import Recycle, WorkerMemory
 
 def test_growth_counts_from_the_first_trial_and_a_replacement_is_prepared_two_trials_ahead():
     memory = WorkerMemory(budget_mb=10)
-    # The first trial's RSS is the reference, however large; then 2, 4, 7 MB (3.5/trial: 7 + 2*3.5 > 10).
+    # The first trial's RSS is the reference, however large; then 2, 4, 7 MB (7/3 per trial: 7 + 2*7/3 > 10).
     assert [memory.after_trial(rss) for rss in (700, 702, 704, 707, 711)] == [
         Recycle.KEEP, Recycle.KEEP, Recycle.KEEP, Recycle.PREPARE, Recycle.REPLACE]
 
@@ -44,8 +45,21 @@ def test_the_replacement_of_a_growing_worker_starts_before_it_retires():
         third = pool.result(pool.submit(report_rss, 111.0))  # crossed: retire
         retired_at = time.time()
         fourth = pool.result(pool.submit(report_rss, 100.0))
+        fourth_started_at = psutil.Process(fourth.pid).create_time()  # before kill() reaps it
     finally:
         pool.kill()
     assert first.pid == second.pid == third.pid != fourth.pid
     # The slot's new worker had been running since before the old one retired: no cold start.
-    assert psutil.Process(fourth.pid).create_time() < retired_at
+    assert fourth_started_at < retired_at
+
+
+def test_a_worker_killed_while_idle_is_replaced_on_the_next_submit():
+    pool = WorkerPool(jobs=1, memory_budget_mb=10)
+    try:
+        idle = pool.result(pool.submit(report_rss, 100.0))
+        os.kill(idle.pid, signal.SIGKILL)  # between trials: no task of ours was running
+        time.sleep(2.0)  # loky's manager thread notices and marks the executor broken
+        fresh = pool.result(pool.submit(report_rss, 100.0))
+    finally:
+        pool.kill()
+    assert fresh.pid != idle.pid

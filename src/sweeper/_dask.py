@@ -65,7 +65,8 @@ class DaskCluster:
         return future.result()
 
     def sweep(self, study: optuna.Study, config: SweepConfig, n_trials: int, progress: Progress | None) -> None:
-        """Runs worker loops on every Dask worker until the study holds ``n_trials`` results.
+        """Runs worker loops on every Dask worker until the study holds ``n_trials`` results
+        (or the config's epoch budget is spent).
 
         A loop that fails (its worker died and Dask gave up on it) is started
         again while results are missing. At the end, trials left RUNNING by dead

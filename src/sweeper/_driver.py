@@ -75,8 +75,8 @@ class SweepDriver:
             SweepAborted: When the first ``fail_fast`` trials all failed.
         """
         with warnings.catch_warnings():
-            # A worker recycled for memory exits just as its next trial is submitted;
-            # loky hands that trial to the fresh worker, and warns as if it were a leak.
+            # Loky warns so when a worker dies between tasks (killed while idle); the pool
+            # gives the slot a fresh worker, and no trial is lost.
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
             self._run()
 

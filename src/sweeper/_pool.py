@@ -25,6 +25,9 @@ from sweeper._worker import initialize_worker, worker_ready
 
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
 WORKER_IDLE_TIMEOUT_S = 120
+# A spare idles from two trials before its worker retires until it takes over; long
+# trials must not time it out, or the slot pays the cold start it was there to hide.
+SPARE_IDLE_TIMEOUT_S = 1800
 
 _EXIT_CODES = re.compile(r"exit codes of the workers are (\{.*?\})")
 
@@ -57,7 +60,6 @@ class WorkerPool:
         self._initargs = (intra_op_threads, 1)
         self._memory_budget_mb = memory_budget_mb
         self._slots: list[_Worker | None] = [None] * jobs
-        self._spares: dict[int, _Worker] = {}
         self._busy: dict[Future, int] = {}
 
     def start(self) -> None:
@@ -68,7 +70,7 @@ class WorkerPool:
         6 s quiet, up to 28 s loaded, once per sweep).
         """
         for slot in range(self.jobs):
-            self._executor(slot).submit(worker_ready)
+            self._submit_to(slot, worker_ready)
 
     @property
     def jobs(self) -> int:
@@ -86,7 +88,7 @@ class WorkerPool:
         slot = next((i for i in range(self.jobs) if i not in self._busy.values()), None)
         if slot is None:
             raise RuntimeError("every worker is busy")
-        future = self._executor(slot).submit(function, *args)
+        future = self._submit_to(slot, function, *args)
         self._busy[future] = slot
         return future
 
@@ -107,58 +109,68 @@ class WorkerPool:
 
     def kill(self) -> None:
         """SIGKILLs every worker at once, spares too; the next submit starts fresh ones."""
-        for worker in [*self._slots, *self._spares.values()]:
-            if worker is not None:
-                worker.executor.shutdown(wait=False, kill_workers=True)
         for slot in range(self.jobs):
+            for worker in (self._slots[slot], _warm_spares.pop(self._key(slot), None)):
+                if worker is not None:
+                    worker.executor.shutdown(wait=False, kill_workers=True)
             self._forget(slot)
-        self._spares.clear()
         self._busy.clear()
+
+    def _submit_to(self, slot: int, function: Callable[..., Any], *args: Any) -> Future:
+        try:
+            return self._worker(slot).executor.submit(function, *args)
+        except (BrokenProcessPool, ShutdownExecutorError):
+            # A warm worker or spare that died while idle (killed, OOM during its import).
+            self._forget(slot)
+            return self._worker(slot).executor.submit(function, *args)
 
     def _after_task(self, slot: int, rss_mb: float | None) -> None:
         worker = self._slots[slot]
         if rss_mb is None or worker is None:
             return
         action = worker.memory.after_trial(rss_mb)
-        if action == Recycle.PREPARE and slot not in self._spares:
-            self._spares[slot] = self._start_spare()
+        if action == Recycle.PREPARE and self._key(slot) not in _warm_spares:
+            _warm_spares[self._key(slot)] = self._start_spare()
         elif action == Recycle.REPLACE:
             worker.executor.shutdown(wait=False)  # idle now: it exits, and its memory with it
             self._forget(slot)
 
     def _start_spare(self) -> _Worker:
         """A new worker that imports TensorFlow now, while the one it replaces still trains."""
-        spare = self._new_worker()
+        spare = self._new_worker(idle_timeout_s=SPARE_IDLE_TIMEOUT_S)
         spare.executor.submit(worker_ready)
         return spare
 
-    def _new_worker(self) -> _Worker:
-        return _Worker(_new_executor(self._initargs), WorkerMemory(self._memory_budget_mb))
+    def _new_worker(self, idle_timeout_s: float = WORKER_IDLE_TIMEOUT_S) -> _Worker:
+        return _Worker(_new_executor(self._initargs, idle_timeout_s), WorkerMemory(self._memory_budget_mb))
 
-    def _executor(self, slot: int) -> ProcessPoolExecutor:
+    def _worker(self, slot: int) -> _Worker:
+        """The slot's worker: this sweep's, else a warm one from an earlier sweep, its spare, or a new one."""
         if self._slots[slot] is None:
-            key = (slot, self._initargs)
-            if slot in self._spares:
-                _warm_slots[key] = self._spares.pop(slot)
-            elif key not in _warm_slots:
-                _warm_slots[key] = self._new_worker()
+            key = self._key(slot)
+            if key not in _warm_slots:
+                _warm_slots[key] = _warm_spares.pop(key, None) or self._new_worker()
             self._slots[slot] = _warm_slots[key]
-        return self._slots[slot].executor
+        return self._slots[slot]
 
     def _forget(self, slot: int) -> None:
         self._slots[slot] = None
-        _warm_slots.pop((slot, self._initargs), None)
+        _warm_slots.pop(self._key(slot), None)
+
+    def _key(self, slot: int) -> tuple[int, tuple]:
+        return slot, self._initargs
 
 
-# Workers outlive a sweep, so the next sweep in this process starts on warm workers
-# (and keeps counting their memory growth from where the last sweep left it).
+# Workers and their spares outlive a sweep, so the next sweep in this process starts on
+# warm workers (and keeps counting their memory growth from where the last sweep left it).
 _warm_slots: dict[tuple[int, tuple], _Worker] = {}
+_warm_spares: dict[tuple[int, tuple], _Worker] = {}
 
 
-def _new_executor(initargs: tuple) -> ProcessPoolExecutor:
+def _new_executor(initargs: tuple, idle_timeout_s: float) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
         max_workers=1,
-        timeout=WORKER_IDLE_TIMEOUT_S,
+        timeout=idle_timeout_s,
         initializer=initialize_worker,
         initargs=initargs,
         env={"TF_CPP_MIN_LOG_LEVEL": "2"},

@@ -52,9 +52,10 @@ class Study:
         mode: ``"auto"``, ``"min"`` or ``"max"``. Defaults to ``"auto"``.
         timeout: Stop starting trials after this many seconds. Defaults to ``None``.
         epoch_budget: Stop starting trials once the study's trials have trained this
-            many epochs in all, pruned and early-stopped ones included. With pruning,
-            the same compute then buys more trials; ``n_trials`` still caps their
-            number. Trials already running finish. Defaults to ``None``.
+            many epochs in all, pruned, early-stopped and interrupted ones included.
+            With pruning, the same compute then buys more trials; ``n_trials`` still
+            caps their number. Trials already running finish, and a retry still
+            queued when the budget is spent does not run. Defaults to ``None``.
         retries: Times a trial whose worker process died (killed, crashed, out of
             memory) runs again with the same params. Defaults to ``1``.
         fail_fast: Stop the sweep (exit code 1) once this many trials have failed

@@ -324,6 +324,6 @@ def _format_error(error: BaseException) -> str:
 
 def _release_memory() -> None:
     # free_memory=False: Keras's default runs gc.collect(), ~0.5 s a trial that frees
-    # nothing TensorFlow leaks (measured); loky collects and recycles the worker when
-    # it outgrows its memory budget instead.
+    # nothing TensorFlow leaks (measured); the pool replaces a worker that outgrows its
+    # memory budget instead (sweeper._recycle).
     keras.backend.clear_session(free_memory=False)

@@ -26,11 +26,11 @@ from sweeper._worker import SweepConfig, worker_context
 
 
 def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
-    """Runs trials of an existing study until it holds ``n_trials`` results.
+    """Runs trials of an existing study until it holds ``n_trials`` results or its epoch budget is spent.
 
     While the last trials run elsewhere, it waits rather than exits: if their
     worker dies, their heartbeat goes stale, this worker reaps them and runs
-    their retries.
+    their retries (while the epoch budget lasts).
 
     Args:
         config: The sweep.
@@ -48,9 +48,9 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
         reap_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
         results = count_results(trials)
-        if results >= n_trials or epoch_budget_spent(trials, config.epoch_budget):
+        if results >= n_trials or (epoch_budget_spent(trials, config.epoch_budget) and not _running(trials)):
             return ran
-        if results + _running(trials) >= n_trials:
+        if results + _running(trials) >= n_trials or epoch_budget_spent(trials, config.epoch_budget):
             time.sleep(config.heartbeat.interval_s)  # the last trials run elsewhere; stay to reap them
             continue
         trial = ask(study)
@@ -72,6 +72,7 @@ def join(
     runs_dir: str | os.PathLike[str] = "runs",
     n_trials: int | None = None,
     retries: int | None = None,
+    epoch_budget: int | None = None,
 ) -> int:
     """Joins the study as one more worker, in this process, until it holds ``n_trials`` results.
 
@@ -86,6 +87,8 @@ def join(
         n_trials: Results the study should hold; overrides the study's. Defaults to ``None``.
         retries: Times a trial lost with its worker runs again; overrides the
             study's. Defaults to ``None``.
+        epoch_budget: Start no trial once the study's trials have trained this many
+            epochs; overrides the study's. Defaults to ``None``.
 
     Returns:
         How many trials this worker ran.
@@ -101,7 +104,8 @@ def join(
     n_trials = positive_option("--n-trials", probe.n_trials if n_trials is None else n_trials)
     retries = whole_number_option("--retries", probe.retries if retries is None else retries)
     config = SweepConfig(str(study_path), storage, str(Path(runs_dir).resolve()), retries=retries,
-                         epoch_budget=probe.epoch_budget)
+                         epoch_budget=probe.epoch_budget if epoch_budget is None else
+                         positive_option("--epoch-budget", epoch_budget))
     backend = open_storage(storage, config.heartbeat, retries)
     open_or_create_study(probe, backend, make_sampler(worker_context(str(study_path)).study), redact(storage))
     return work(config, probe.name, n_trials)

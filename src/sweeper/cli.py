@@ -72,18 +72,22 @@ def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, f
 @runs_dir_option
 @click.option("--n-trials", default=None, type=int, help="Results the study should hold. [default: the study's]")
 @click.option("--retries", default=None, type=int, help="Reruns of a trial lost with its worker. [default: the study's, 1]")
-def worker(study_file: str, storage: str, runs_dir: str, n_trials: int | None, retries: int | None) -> None:
+@click.option("--epoch-budget", default=None, type=int,
+              help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]")
+def worker(study_file: str, storage: str, runs_dir: str, n_trials: int | None, retries: int | None,
+           epoch_budget: int | None) -> None:
     """Join the study STUDY_FILE declares as one more worker, from any machine.
 
-    Runs trials in this process until the study holds its n_trials results, then
-    exits 0. Start as many as you like (Slurm arrays, Kubernetes jobs), all with the
+    Runs trials in this process until the study holds its n_trials results (or its
+    epoch budget is spent), then exits 0. Start as many as you like (Slurm arrays, Kubernetes jobs), all with the
     same --storage and a shared --runs-dir; `sweeper report` builds the reports.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sweeper._worker_loop import join
 
-    ran = _guarded(lambda: join(study_file, storage=storage, runs_dir=runs_dir, n_trials=n_trials, retries=retries))
-    click.echo(f"worker {os.getpid()} ran {ran} trial(s); the study has its results.")
+    ran = _guarded(lambda: join(study_file, storage=storage, runs_dir=runs_dir, n_trials=n_trials, retries=retries,
+                               epoch_budget=epoch_budget))
+    click.echo(f"worker {os.getpid()} ran {ran} trial(s); the study is done.")
 
 
 @main.command(name="ls")
