@@ -47,10 +47,11 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
     while not _stop_requested(study):
         reap_stale_trials(study)
         trials = study.get_trials(deepcopy=False)
-        results = count_results(trials)
-        if results >= n_trials or (epoch_budget_spent(trials, config.epoch_budget) and not _running(trials)):
+        results, running = count_results(trials), _running(trials)
+        budget_spent = epoch_budget_spent(trials, config.epoch_budget)
+        if results >= n_trials or (budget_spent and not running):
             return ran
-        if results + _running(trials) >= n_trials or epoch_budget_spent(trials, config.epoch_budget):
+        if results + running >= n_trials or budget_spent:
             time.sleep(config.heartbeat.interval_s)  # the last trials run elsewhere; stay to reap them
             continue
         trial = ask(study)
