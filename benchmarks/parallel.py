@@ -1,6 +1,6 @@
 """Parallel efficiency, per-trial overhead and worker memory, measured side by side in one run.
 
-    python benchmarks/parallel.py [--trials 24] [--epochs 15] [--memory-trials 100]
+    python benchmarks/parallel.py [--trials 24] [--epochs 15] [--repeat 3] [--memory-trials 100]
 
 Every contender runs the same fits (benchmarks/_fits.py: a digits MLP with EarlyStopping,
 ReduceLROnPlateau, ModelCheckpoint and TensorBoard), and every wall time includes process
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -29,6 +30,7 @@ import pandas as pd
 
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+SWEEP_NAME = "bench-parallel"  # round n's study is bench-parallel-n
 
 
 def timed(commands: list[list[str]], env: dict[str, str] | None = None) -> float:
@@ -63,21 +65,34 @@ def optuna_threads(work: Path, trials: int, epochs: int) -> float:
 
 
 def throughput(args: argparse.Namespace, work: Path) -> pd.DataFrame:
-    per_minute = lambda seconds: args.trials / seconds * 60  # noqa: E731
-    rows = []
-    for name, run in [
-        ("bare x1", lambda: bare(work, 1, args.trials, args.epochs)),
-        ("bare x2", lambda: bare(work, 2, args.trials, args.epochs)),
-        ("optuna threads n_jobs=2", lambda: optuna_threads(work, args.trials, args.epochs)),
-        ("sweeper --jobs 2", lambda: sweep(work, "bench-parallel", args.trials, args.epochs, 2)[0]),
-    ]:
-        seconds = run()
-        rows.append({"contender": name, "seconds": round(seconds, 1), "trials_per_min": round(per_minute(seconds), 1)})
-        print(f"  {name:<26} {seconds:7.1f} s", flush=True)
-    table = pd.DataFrame(rows).set_index("contender")
-    reference = table.loc["bare x2", "trials_per_min"]
-    table["vs bare x2"] = (table["trials_per_min"] / reference).round(3)
-    return table
+    """Bare x1 once, then ``--repeat`` rounds of bare x2, Optuna threads and sweeper, back to back.
+
+    This VM's speed drifts by up to 10% over minutes, so each round's ratios compare
+    neighbours in time, and the table gives the median over the rounds.
+    """
+    seconds = {"bare x1": [bare(work, 1, args.trials, args.epochs)]}
+    print(f"  {'bare x1':<26} {seconds['bare x1'][0]:7.1f} s", flush=True)
+    contenders = {
+        "bare x2": lambda number: bare(work, 2, args.trials, args.epochs),
+        "optuna threads n_jobs=2": lambda number: optuna_threads(work, args.trials, args.epochs),
+        "sweeper --jobs 2": lambda number: sweep(work, f"{SWEEP_NAME}-{number}", args.trials, args.epochs, 2)[0],
+    }
+    ratios: dict[str, list[float]] = {name: [] for name in [*seconds, *contenders]}
+    for round_number in range(1, args.repeat + 1):
+        timed_round = {name: run(round_number) for name, run in contenders.items()}
+        for name, value in timed_round.items():
+            seconds.setdefault(name, []).append(value)
+            ratios[name].append(timed_round["bare x2"] / value)
+            print(f"  round {round_number}: {name:<26} {value:7.1f} s  ({timed_round['bare x2'] / value:.3f} of bare x2)", flush=True)
+    ratios["bare x1"] = [seconds["bare x2"][0] / seconds["bare x1"][0]]  # against round 1, its neighbour in time
+    rows = [{
+        "contender": name,
+        "median s": round(statistics.median(times), 1),
+        "trials_per_min": round(args.trials / statistics.median(times) * 60, 1),
+        "vs bare x2 (median of rounds)": round(statistics.median(ratios[name]), 3),
+        "per round": " ".join(f"{ratio:.3f}" for ratio in ratios[name]),
+    } for name, times in seconds.items()]
+    return pd.DataFrame(rows).set_index("contender")
 
 
 def overhead(trials: pd.DataFrame) -> dict[str, float]:
@@ -108,6 +123,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--trials", type=int, default=24)
     parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of bare x2, Optuna threads and sweeper")
     parser.add_argument("--memory-trials", type=int, default=100)
     parser.add_argument("--memory-epochs", type=int, default=3)
     args = parser.parse_args()
@@ -116,8 +132,8 @@ def main() -> None:
         print(f"throughput: {args.trials} fits x {args.epochs} epochs each, on {os.cpu_count()} cores", flush=True)
         table = throughput(args, work)
         print(table.to_string(), "\n")
-        trials = pd.read_csv(work / "reports" / "bench-parallel" / "trials.csv")
-        print("overhead (sweeper --jobs 2 trials):")
+        trials = pd.concat(pd.read_csv(work / "reports" / f"{SWEEP_NAME}-{n}" / "trials.csv") for n in range(1, args.repeat + 1))
+        print(f"overhead (sweeper --jobs 2 trials, all {args.repeat} rounds):")
         for key, value in overhead(trials).items():
             print(f"  {key:<36} {value}")
         if args.memory_trials:
@@ -125,8 +141,8 @@ def main() -> None:
             seconds, trials = sweep(work, "bench-memory", args.memory_trials, args.memory_epochs, 1)
             for key, value in memory(trials, seconds).items():
                 print(f"  {key:<36} {value}")
-        sweeper_ratio = table.loc["sweeper --jobs 2", "vs bare x2"]
-        threads_ratio = table.loc["optuna threads n_jobs=2", "vs bare x2"]
+        sweeper_ratio = table.loc["sweeper --jobs 2", "vs bare x2 (median of rounds)"]
+        threads_ratio = table.loc["optuna threads n_jobs=2", "vs bare x2 (median of rounds)"]
         print(f"\nsweeper/bare x2 = {sweeper_ratio:.3f} (target >= 0.95); optuna threads/bare x2 = {threads_ratio:.3f}")
 
 

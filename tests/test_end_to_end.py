@@ -131,3 +131,25 @@ def test_the_driver_process_never_imports_tensorflow(tmp_path, write_study):
     process = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr
     assert process.stdout.split() == ["1", "False", "False"]
+
+
+def test_the_driver_imports_the_report_libraries_while_the_last_trial_runs(tmp_path, write_study, monkeypatch):
+    import optuna
+
+    import sweeper
+    import sweeper._engine
+
+    path = write_study(STUDY.replace('name="e2e"', 'name="tail"').replace("epochs=6", "epochs=2"))
+    journal = tmp_path / "runs" / "tail" / "journal.log"
+    states_at_tail = []
+
+    def record_states() -> None:
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(journal)))
+        trials = optuna.load_study(study_name="tail", storage=storage).get_trials(deepcopy=False)
+        states_at_tail.append(sorted(trial.state.name for trial in trials))
+
+    monkeypatch.setattr(sweeper._engine, "import_report_libraries", record_states)
+    sweeper.run(path, jobs=2, n_trials=3, runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports", progress=False)
+    # Called once: every trial asked, the last one still training on the other worker.
+    assert len(states_at_tail) == 1
+    assert len(states_at_tail[0]) == 3 and states_at_tail[0].count("RUNNING") == 1

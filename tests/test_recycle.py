@@ -53,6 +53,20 @@ def test_the_replacement_of_a_growing_worker_starts_before_it_retires():
     assert fourth_started_at < retired_at
 
 
+def test_no_replacement_starts_when_no_task_follows_the_decision():
+    """A sweep's last trial may cross the line: its spare would only slow the reports and the exit."""
+    pool = WorkerPool(jobs=1, memory_budget_mb=10)
+    try:
+        first = pool.result(pool.submit(report_rss, 100.0))
+        pool.result(pool.submit(report_rss, 104.0))  # prepare: but nothing more is submitted
+        time.sleep(1.0)  # room for a spare to spawn, if one had been started
+        others = [child for child in psutil.Process().children(recursive=True) if child.pid != first.pid]
+        spares = [" ".join(child.cmdline()) for child in others if "popen_loky" in " ".join(child.cmdline())]
+    finally:
+        pool.kill()
+    assert spares == [], spares
+
+
 def test_a_worker_killed_while_idle_is_replaced_on_the_next_submit():
     pool = WorkerPool(jobs=1, memory_budget_mb=10)
     try:

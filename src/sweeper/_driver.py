@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 
@@ -46,6 +47,8 @@ class SweepDriver:
         policy: Retries and fail-fast.
         timeout: Stop starting trials after this many seconds. Defaults to ``None``.
         progress: Prints a line per finished trial. Defaults to ``None``.
+        on_tail: Called once, when a worker first has no trial left to run, with its
+            core to spare; the driver is otherwise idle then. Defaults to ``None``.
     """
 
     def __init__(
@@ -57,6 +60,7 @@ class SweepDriver:
         policy: FaultPolicy,
         timeout: float | None = None,
         progress: Progress | None = None,
+        on_tail: Callable[[], None] | None = None,
     ) -> None:
         self.study = study
         self.config = config
@@ -67,6 +71,7 @@ class SweepDriver:
         self.progress = progress
         self.fail_fast = FailFast(policy.fail_fast)
         self.in_flight: dict[Future, optuna.Trial] = {}
+        self.on_tail = on_tail
 
     def run(self) -> None:
         """Runs trials until the study holds ``n_trials`` results, or the timeout or epoch budget runs out.
@@ -89,6 +94,14 @@ class SweepDriver:
             self.fail_fast.check()
             if done:  # the storage is read only when a slot has freed, not on every poll
                 self._start_trials()
+            self._enter_tail()
+
+    def _enter_tail(self) -> None:
+        """Runs ``on_tail`` once trials still run but a free slot got none: nothing is left to start."""
+        if self.on_tail is None or not self.in_flight or not self.pool.has_free_slot():
+            return
+        on_tail, self.on_tail = self.on_tail, None
+        on_tail()
 
     def stop(self) -> None:
         """Kills the workers at once and ends their trials as ``interrupted``, queued to run again.

@@ -28,7 +28,7 @@ from sweeper._storage import default_storage, is_rdb_url, open_storage, redact
 from sweeper._worker import SweepConfig, probe_in_worker
 from sweeper.callbacks._temp_files import remove_stale_checkpoint_files
 from sweeper.callbacks import SweeperDeprecationWarning
-from sweeper.reports._report import build_report, write_report
+from sweeper.reports._report import build_report, import_report_libraries, write_report
 
 if TYPE_CHECKING:
     from sweeper._dask import DaskCluster
@@ -140,7 +140,9 @@ def run(
             if cluster:
                 _drive_cluster(cluster, optuna_study, config, n_trials, reporter)
             else:
-                _drive(SweepDriver(optuna_study, config, pool, n_trials, policy, probe.timeout, reporter))
+                # The last trials leave cores idle: the driver imports what the reports need meanwhile.
+                _drive(SweepDriver(optuna_study, config, pool, n_trials, policy, probe.timeout, reporter,
+                                   on_tail=import_report_libraries))
         except SweepAborted:
             write_report(build_report(ref, optuna_study), Path(reports_dir) / probe.name)
             raise

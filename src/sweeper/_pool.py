@@ -42,6 +42,8 @@ class _Worker:
 
     executor: ProcessPoolExecutor
     memory: WorkerMemory
+    # Its replacement should start with the slot's next task; at a sweep's end there is none.
+    wants_spare: bool = False
 
 
 class WorkerPool:
@@ -90,6 +92,7 @@ class WorkerPool:
             raise RuntimeError("every worker is busy")
         future = self._submit_to(slot, function, *args)
         self._busy[future] = slot
+        self._start_spare_if_wanted(slot)
         return future
 
     def result(self, future: Future) -> Any:
@@ -129,17 +132,24 @@ class WorkerPool:
         if rss_mb is None or worker is None:
             return
         action = worker.memory.after_trial(rss_mb)
-        if action == Recycle.PREPARE and self._key(slot) not in _warm_spares:
-            _warm_spares[self._key(slot)] = self._start_spare()
+        if action == Recycle.PREPARE:
+            worker.wants_spare = True
         elif action == Recycle.REPLACE:
             worker.executor.shutdown(wait=False)  # idle now: it exits, and its memory with it
             self._forget(slot)
 
-    def _start_spare(self) -> _Worker:
-        """A new worker that imports TensorFlow now, while the one it replaces still trains."""
+    def _start_spare_if_wanted(self, slot: int) -> None:
+        """Starts the slot's replacement, which imports TensorFlow while the old worker trains.
+
+        Only once a task is running: a spare started after a sweep's last trial would
+        compete with the reports for the cores and hold up the driver's exit.
+        """
+        worker = self._slots[slot]
+        if worker is None or not worker.wants_spare or self._key(slot) in _warm_spares:
+            return
         spare = self._new_worker(idle_timeout_s=SPARE_IDLE_TIMEOUT_S)
         spare.executor.submit(worker_ready)
-        return spare
+        _warm_spares[self._key(slot)] = spare
 
     def _new_worker(self, idle_timeout_s: float = WORKER_IDLE_TIMEOUT_S) -> _Worker:
         return _Worker(_new_executor(self._initargs, idle_timeout_s), WorkerMemory(self._memory_budget_mb))
@@ -165,6 +175,18 @@ class WorkerPool:
 # warm workers (and keeps counting their memory growth from where the last sweep left it).
 _warm_slots: dict[tuple[int, tuple], _Worker] = {}
 _warm_spares: dict[tuple[int, tuple], _Worker] = {}
+
+
+def release_warm_workers() -> None:
+    """Kills the idle workers and spares kept warm for a next sweep in this process.
+
+    For a process that runs no further sweep, such as the CLI's: letting each idle
+    worker wind TensorFlow down at exit takes over a second, killing it does not.
+    """
+    for worker in [*_warm_slots.values(), *_warm_spares.values()]:
+        worker.executor.shutdown(wait=False, kill_workers=True)
+    _warm_slots.clear()
+    _warm_spares.clear()
 
 
 def _new_executor(initargs: tuple, idle_timeout_s: float) -> ProcessPoolExecutor:

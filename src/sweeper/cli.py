@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import gc
 import os
 import sys
 import warnings
@@ -25,6 +27,9 @@ storage_option = click.option("--storage", default=None, help="Optuna RDB URL or
 def main() -> None:
     """Hyperparameter sweeps for Keras, on Optuna and worker processes."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Exit without a last garbage collection over pandas, matplotlib and scikit-learn
+    # (0.4 s after every sweep); the process's memory goes back to the OS regardless.
+    atexit.register(gc.freeze)
     warnings.formatwarning = _one_line_warning
     import optuna
 
@@ -55,10 +60,14 @@ def run(study_file: str, jobs: int, n_trials: int | None, retries: int | None, f
     and running the same command again resumes.
     """
     from sweeper._engine import run as run_sweep
+    from sweeper._pool import release_warm_workers
 
-    result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, retries=retries, fail_fast=fail_fast,
-                                        epoch_budget=epoch_budget, storage=storage, runs_dir=runs_dir, reports_dir=reports_dir,
-                                        backend=backend, scheduler=scheduler))
+    try:
+        result = _guarded(lambda: run_sweep(study_file, jobs=jobs, n_trials=n_trials, retries=retries, fail_fast=fail_fast,
+                                            epoch_budget=epoch_budget, storage=storage, runs_dir=runs_dir,
+                                            reports_dir=reports_dir, backend=backend, scheduler=scheduler))
+    finally:
+        release_warm_workers()  # this process runs no other sweep
     click.echo(f"report: {result.report}")
     if result.best_trial is None:
         click.echo("no trial completed; see the report's error column.", err=True)
