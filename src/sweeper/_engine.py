@@ -110,7 +110,7 @@ def run(
     study_path = check_study_file(study_file)
     with ExitStack() as cleanup:
         cluster = _dask_cluster(backend, scheduler, storage, cleanup)
-        pool = None if cluster else WorkerPool(jobs, WORKER_MEMORY_BUDGET_MB)
+        pool = None if cluster else WorkerPool(jobs, WORKER_MEMORY_BUDGET_MB, str(study_path.resolve()))
         if pool:
             pool.start()  # every worker imports TensorFlow while the probe runs
         probe = cluster.probe(str(study_path.resolve())) if cluster else _probe(pool, study_path)

@@ -10,6 +10,7 @@ warm between back-to-back sweeps.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable
@@ -54,25 +55,28 @@ class WorkerPool:
         memory_budget_mb: Recycle a worker once its RSS has grown this much since
             its first trial. Tasks report the RSS as a ``worker_rss_mb`` attribute
             of their result.
+        study_file: Every new worker loads this study and its data as soon as it
+            has imported TensorFlow. Defaults to ``None``.
     """
 
-    def __init__(self, jobs: int, memory_budget_mb: float) -> None:
+    def __init__(self, jobs: int, memory_budget_mb: float, study_file: str | None = None) -> None:
         # Budget TensorFlow's threads so that N workers share the cores instead of fighting over them.
         intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
         self._initargs = (intra_op_threads, 1)
         self._memory_budget_mb = memory_budget_mb
+        self._warm_up = functools.partial(worker_ready, study_file)
         self._slots: list[_Worker | None] = [None] * jobs
         self._busy: dict[Future, int] = {}
 
     def start(self) -> None:
-        """Starts every worker now, so all import TensorFlow at once, not slot by slot.
+        """Starts every worker now, so all import TensorFlow (and load the study) at once, not slot by slot.
 
         Without this a slot's worker starts on its first trial, and the second
         slot idles through a whole TensorFlow import after the probe (measured:
         6 s quiet, up to 28 s loaded, once per sweep).
         """
         for slot in range(self.jobs):
-            self._submit_to(slot, worker_ready)
+            self._submit_to(slot, self._warm_up)
 
     @property
     def jobs(self) -> int:
@@ -148,7 +152,7 @@ class WorkerPool:
         if worker is None or not worker.wants_spare or self._key(slot) in _warm_spares:
             return
         spare = self._new_worker(idle_timeout_s=SPARE_IDLE_TIMEOUT_S)
-        spare.executor.submit(worker_ready)
+        spare.executor.submit(self._warm_up)
         _warm_spares[self._key(slot)] = spare
 
     def _new_worker(self, idle_timeout_s: float = WORKER_IDLE_TIMEOUT_S) -> _Worker:

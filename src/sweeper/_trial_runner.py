@@ -56,6 +56,7 @@ def probe_study(study_file: str) -> ProbeResult:
     study = context.study
     try:
         model = _probe_model(study)
+        model.run_eagerly = True  # one batch: tracing a graph for it costs more than running it (0.4 s vs 0.1 s)
         logs = model.evaluate(*context.data.probe_batch(), verbose=0, return_dict=True)
         keys = _logged_keys(study, logs, has_validation=context.data.val is not None)
         for owner, monitor in _monitors(study):

@@ -133,8 +133,21 @@ def _load_data(study: Study, path: Path) -> StudyData:
         raise error.with_source(str(path)) from None
 
 
-def worker_ready() -> int:
-    """A no-op task: once it returns, the worker's initializer (the TensorFlow import) has run."""
+def worker_ready(study_file: str | None = None) -> int:
+    """A worker's first task: once it returns, the worker has imported TensorFlow.
+
+    Given a study file, it also loads the study and its data, so that every worker
+    does so at once instead of each in its first trial. An error here is left to
+    the probe and the trials to report, with their context.
+
+    Args:
+        study_file: The study file's absolute path. Defaults to ``None``.
+
+    Returns:
+        The worker's pid.
+    """
+    if study_file is not None:
+        worker_context(study_file)
     return os.getpid()
 
 
