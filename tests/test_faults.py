@@ -78,8 +78,20 @@ study = sw.Study(name="slow", data=load_data, model=build_model, monitor="val_ac
 
 
 def start_sweep(path: Path, cwd: Path, *args: str) -> subprocess.Popen:
+    # PYTHONFAULTHANDLER: a sweep that hangs can be made to print every thread's stack (SIGABRT).
     return subprocess.Popen([sys.executable, "-m", "sweeper", "run", str(path), *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+
+
+def stderr_once_stopped(process: subprocess.Popen, timeout: float = 60) -> str:
+    """The sweep's stderr once it exits; a sweep that hangs fails with its threads' stacks instead."""
+    try:
+        return process.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        stacks = process.communicate(timeout=30)[1]
+        raise AssertionError(f"the sweep did not exit within {timeout} s; its threads:\n{stacks[-8000:]}") from None
 
 
 def wait_until_trials_run(root: Path, name: str, count: int, timeout: float = 120) -> None:
@@ -102,7 +114,7 @@ def test_a_signal_stops_the_sweep_in_seconds_and_the_same_command_resumes(tmp_pa
     time.sleep(2)  # let them train a few epochs, so a checkpoint save may be underway
     sent = time.monotonic()
     process.send_signal(signal_number)
-    _, stderr = process.communicate(timeout=60)
+    stderr = stderr_once_stopped(process)
     assert time.monotonic() - sent < 10
     assert process.returncode == exit_code, stderr
     assert "run the same command to resume" in stderr
