@@ -70,6 +70,7 @@ def test_with_no_retries_the_dead_workers_trial_counts_as_failed(tmp_path, write
     assert [t.state.name for t in trials].count("FAIL") == 1
 
 
+SWEEP_STDERR = "sweep.stderr"
 SLOW_STUDY = """
 study = sw.Study(name="slow", data=load_data, model=build_model, monitor="val_accuracy", epochs=400,
                  batch_size=256, n_trials=3, pruner=None, seed=0, sampler=optuna.samplers.RandomSampler(seed=0),
@@ -78,20 +79,30 @@ study = sw.Study(name="slow", data=load_data, model=build_model, monitor="val_ac
 
 
 def start_sweep(path: Path, cwd: Path, *args: str) -> subprocess.Popen:
+    # stderr goes to a file, which outlives the process: its workers would keep a pipe open after it dies.
     # PYTHONFAULTHANDLER: a sweep that hangs can be made to print every thread's stack (SIGABRT).
-    return subprocess.Popen([sys.executable, "-m", "sweeper", "run", str(path), *args], cwd=cwd,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    # A shell that runs the tests in the background (`pytest &`) ignores SIGINT, and children inherit
+    # an ignored signal; a user's terminal does not. Exec resets a *handled* signal to its default.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with open(cwd / SWEEP_STDERR, "w") as stderr:
+            return subprocess.Popen([sys.executable, "-m", "sweeper", "run", str(path), *args], cwd=cwd,
+                                    stdout=subprocess.DEVNULL, stderr=stderr,
+                                    env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
-def stderr_once_stopped(process: subprocess.Popen, timeout: float = 60) -> str:
+def stderr_once_stopped(process: subprocess.Popen, cwd: Path, timeout: float = 60) -> str:
     """The sweep's stderr once it exits; a sweep that hangs fails with its threads' stacks instead."""
     try:
-        return process.communicate(timeout=timeout)[1]
+        process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGABRT)
-        stacks = process.communicate(timeout=30)[1]
+        process.wait(timeout=30)
+        stacks = (cwd / SWEEP_STDERR).read_text()
         raise AssertionError(f"the sweep did not exit within {timeout} s; its threads:\n{stacks[-8000:]}") from None
+    return (cwd / SWEEP_STDERR).read_text()
 
 
 def wait_until_trials_run(root: Path, name: str, count: int, timeout: float = 120) -> None:
@@ -114,7 +125,7 @@ def test_a_signal_stops_the_sweep_in_seconds_and_the_same_command_resumes(tmp_pa
     time.sleep(2)  # let them train a few epochs, so a checkpoint save may be underway
     sent = time.monotonic()
     process.send_signal(signal_number)
-    stderr = stderr_once_stopped(process)
+    stderr = stderr_once_stopped(process, tmp_path)
     assert time.monotonic() - sent < 10
     assert process.returncode == exit_code, stderr
     assert "run the same command to resume" in stderr

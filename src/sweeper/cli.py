@@ -88,8 +88,9 @@ def worker(study_file: str, storage: str, runs_dir: str, n_trials: int | None, r
     """Join the study STUDY_FILE declares as one more worker, from any machine.
 
     Runs trials in this process until the study holds its n_trials results (or its
-    epoch budget is spent), then exits 0. Start as many as you like (Slurm arrays, Kubernetes jobs), all with the
-    same --storage and a shared --runs-dir; `sweeper report` builds the reports.
+    epoch budget is spent), then exits 0. Start as many as you like (Slurm arrays,
+    Kubernetes jobs), all with the same --storage and a shared --runs-dir;
+    `sweeper report` builds the reports.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sweeper._worker_loop import join

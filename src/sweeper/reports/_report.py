@@ -82,8 +82,9 @@ def import_report_libraries() -> None:
     """Imports what the reports need beyond pandas: about 2 s of CPU, paid once per process.
 
     Parameter importances import scikit-learn and SciPy (Optuna's fANOVA), and the
-    HTML report imports matplotlib. The driver calls this while its workers start,
-    so that the reports at the end of a sweep do not keep the user waiting for it.
+    HTML report imports matplotlib. The driver calls this once a worker has no trial
+    left to run, on the core it leaves idle, so that the reports at the end of a sweep
+    do not keep the user waiting for it.
     """
     import optuna.importance  # noqa: F401
     import sweeper.reports._html  # noqa: F401
