@@ -619,7 +619,10 @@ def main() -> None:
     print(f"  search space: filters {problem.FILTERS} log, units {problem.UNITS} log, lr {problem.LR} log, "
           f"EarlyStopping.patience {problem.PATIENCES} (min_delta={problem.EARLY_STOPPING_MIN_DELTA}, restore_best_weights), "
           f"ReduceLROnPlateau.factor {problem.FACTORS} (patience={problem.LR_PATIENCE}, min_lr={problem.MIN_LR}); "
-          f"monitor {problem.MONITOR}\n", flush=True)
+          f"monitor {problem.MONITOR}")
+    splits = (f"{name} trains on {problem.PROBLEMS[name]} images, validates on the other "
+              f"{problem.N_IMAGES - problem.PROBLEMS[name]}" for name in budget.problems)
+    print(f"  problems: {'; '.join(splits)}\n", flush=True)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="sweeper-peers-") as scratch:
         trials, runs = run_all(budget, contenders, Path(scratch))
