@@ -145,16 +145,6 @@ def sweeper_pruner(name: str, epochs: int) -> str:
         return f"pruner={name!r} ({type(error).__name__}: {error})"
 
 
-def sweeper_sampler(trials: int, epochs: int, epoch_budget: int | None) -> str:
-    """The TPE sampler sweeper builds for this budget, for the settings printout."""
-    try:
-        from sweeper._algorithms import tpe_startup_trials
-
-        return f"TPESampler(n_startup_trials={tpe_startup_trials(trials, epochs, epoch_budget)}, constant_liar=True)"
-    except Exception as error:  # noqa: BLE001  (display only)
-        return f"TPESampler ({type(error).__name__}: {error})"
-
-
 def describe(pruner: object) -> str:
     """``MedianPruner(n_startup_trials=5, n_warmup_steps=2)`` from a pruner's private fields."""
     fields = {key.lstrip("_"): value for key, value in vars(pruner).items()
@@ -198,7 +188,7 @@ def settings(contender: str, budget: Budget) -> str:
         trials, epoch_budget = trial_budget(contender, budget)
         return (f"sweeper.run(jobs={budget.jobs}, n_trials={trials}, epoch_budget={epoch_budget}), "
                 f"Study(pruner={pruner!r}, sampler='tpe', seed) "
-                f"-> {sweeper_pruner(pruner, budget.epochs)}; {sweeper_sampler(trials, budget.epochs, epoch_budget)}; "
+                f"-> {sweeper_pruner(pruner, budget.epochs)}; TPESampler(constant_liar=True); "
                 f"+ ModelCheckpoint(best only) and TensorBoard, as users run it; {common}")
     if contender == KERASTUNER:
         epochs, trials = kt_iteration(budget.epochs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any
 
 import numpy as np
@@ -14,34 +13,8 @@ from sweeper._study import Study
 
 PARENT_STREAM = -1
 
-# TPE's random start: Optuna's default, 10 trials, suits studies of hundreds of trials.
-# A sweep of a few dozen full trials would spend up to half its budget on random search.
-OPTUNA_TPE_STARTUP_TRIALS = 10
-MIN_TPE_STARTUP_TRIALS = 5
-TPE_STARTUP_SHARE = 5  # one trial in five of the budget samples at random
 
-
-def tpe_startup_trials(n_trials: int, epochs: int, epoch_budget: int | None = None) -> int:
-    """How many trials TPE samples at random before it models the results.
-
-    A fifth of the budget counted in full trials, at least 5 and at most Optuna's 10.
-    An epoch budget counts as the full trials it pays for: pruning spreads it over
-    more, shorter trials, and those should not lengthen the random start.
-
-    Args:
-        n_trials: The sweep's trial budget.
-        epochs: The most epochs one trial trains.
-        epoch_budget: The sweep's epoch budget, if any. Defaults to ``None``.
-
-    Returns:
-        The TPE sampler's ``n_startup_trials``.
-    """
-    full_trials = n_trials if epoch_budget is None else min(n_trials, math.ceil(epoch_budget / epochs))
-    return min(OPTUNA_TPE_STARTUP_TRIALS, max(MIN_TPE_STARTUP_TRIALS, full_trials // TPE_STARTUP_SHARE))
-
-
-def make_sampler(study: Study, stream: int = PARENT_STREAM, n_trials: int | None = None,
-                 epoch_budget: int | None = None) -> optuna.samplers.BaseSampler:
+def make_sampler(study: Study, stream: int = PARENT_STREAM) -> optuna.samplers.BaseSampler:
     """The study's sampler, seeded for one random stream.
 
     Every worker loads the same study file, so a seeded sampler would draw the same
@@ -52,10 +25,6 @@ def make_sampler(study: Study, stream: int = PARENT_STREAM, n_trials: int | None
         study: The study.
         stream: The trial number, or ``PARENT_STREAM`` for the process that asks for
             trials. Defaults to ``PARENT_STREAM``.
-        n_trials: The sweep's trial budget, which sizes TPE's random start.
-            Defaults to the study's ``n_trials``.
-        epoch_budget: The sweep's epoch budget, likewise. Defaults to the study's
-            ``epoch_budget``.
 
     Returns:
         A sampler.
@@ -70,10 +39,8 @@ def make_sampler(study: Study, stream: int = PARENT_STREAM, n_trials: int | None
     if study.sampler == "grid":
         space = {name: grid_values(value) for name, value in study.searched_callback_params().items()}
         return optuna.samplers.GridSampler(space, seed=seed)
-    startup = tpe_startup_trials(study.n_trials if n_trials is None else n_trials, study.epochs,
-                                 study.epoch_budget if epoch_budget is None else epoch_budget)
     # constant_liar keeps parallel workers from proposing the same point.
-    return optuna.samplers.TPESampler(n_startup_trials=startup, seed=seed, constant_liar=True)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
 def _stream_seed(seed: int | None, stream: int) -> int | None:

@@ -125,7 +125,7 @@ def run(
         storage = storage or default_storage(runs_path / probe.name)
         epoch_budget = probe.epoch_budget if epoch_budget is None else positive_option("--epoch-budget", epoch_budget)
         config = SweepConfig(str(study_path.resolve()), storage, str(runs_path), retries=policy.retries,
-                             epoch_budget=epoch_budget, n_trials=n_trials)
+                             epoch_budget=epoch_budget)
         optuna_study = open_or_create_study(probe, open_storage(storage, config.heartbeat, policy.retries),
                                    _driver_sampler(probe, study_path), redact(storage))
         _recover(optuna_study)

@@ -42,9 +42,7 @@ class Study:
             ``"successive_halving"``, ``"none"``, ``None`` or an Optuna pruner.
             Defaults to ``"median"``.
         sampler: ``"tpe"``, ``"random"``, ``"grid"`` (over the searched callback
-            parameters) or an Optuna sampler. ``"tpe"`` samples a fifth of the budget
-            at random (counted in full trials, 5 to 10 trials) before it models the
-            results. Defaults to ``"tpe"``.
+            parameters) or an Optuna sampler. Defaults to ``"tpe"``.
         seed: Seeds the sampler and each trial's weights. Defaults to ``None``.
         callbacks: ``sweeper`` callback specs and plain Keras callbacks (deep-copied
             for each trial). Defaults to none.

@@ -164,7 +164,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     context = worker_context(config.study_file)
     optuna_study = _optuna_study(context, config, study_name)
     trial = optuna.trial.Trial(optuna_study, trial_id)
-    optuna_study.sampler = make_sampler(context.study, trial.number, config.n_trials, config.epoch_budget)
+    optuna_study.sampler = make_sampler(context.study, trial.number)
     started = time.perf_counter()
     # Beats until the trial is told: a trial silent for the grace period is reaped.
     with beating(optuna_study._storage, trial_id):

@@ -34,8 +34,6 @@ class SweepConfig:
         retries: Times a trial lost with its worker runs again. Defaults to ``1``.
         epoch_budget: Start no trial once the study's trials have trained this many
             epochs. Defaults to ``None``.
-        n_trials: Results the sweep should hold, which sizes the sampler's random
-            start. Defaults to ``None``, the study's.
     """
 
     study_file: str
@@ -44,7 +42,6 @@ class SweepConfig:
     heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy.from_env)
     retries: int = 1
     epoch_budget: int | None = None
-    n_trials: int | None = None
 
     def trial_dir(self, study_name: str, number: int) -> Path:
         return Path(self.runs_dir) / study_name / "trials" / str(number)

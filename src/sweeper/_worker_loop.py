@@ -106,7 +106,7 @@ def join(
     retries = whole_number_option("--retries", probe.retries if retries is None else retries)
     config = SweepConfig(str(study_path), storage, str(Path(runs_dir).resolve()), retries=retries,
                          epoch_budget=probe.epoch_budget if epoch_budget is None else
-                         positive_option("--epoch-budget", epoch_budget), n_trials=n_trials)
+                         positive_option("--epoch-budget", epoch_budget))
     backend = open_storage(storage, config.heartbeat, retries)
     open_or_create_study(probe, backend, make_sampler(worker_context(str(study_path)).study), redact(storage))
     return work(config, probe.name, n_trials)
