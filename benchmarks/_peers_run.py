@@ -31,6 +31,7 @@ SWEEPER_PRUNERS = {
     "sweeper-median": "median",
     "sweeper-hyperband": "hyperband",
     "sweeper-sha": "successive_halving",
+    "sweeper-percentile": "percentile",
 }
 CONTENDERS = (*SWEEPER_PRUNERS, "kerastuner-hyperband", "optuna-median")
 

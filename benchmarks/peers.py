@@ -50,7 +50,9 @@ REFERENCE = "sweeper-none"
 KERASTUNER = "kerastuner-hyperband"
 OPTUNA = "optuna-median"
 CONTENDERS = ("sweeper-none", "sweeper-median", "sweeper-hyperband", KERASTUNER, OPTUNA)
-OPTIONAL = ("sweeper-sha",)  # successive halving, on request: --contenders ... sweeper-sha
+# On request (--contenders ... sweeper-sha): successive halving, and the percentile pruner,
+# which keeps the top quarter after the same warm-up as the median.
+OPTIONAL = ("sweeper-sha", "sweeper-percentile")
 KT_FACTOR = 3  # KerasTuner's default and documented reduction factor
 
 
@@ -184,7 +186,7 @@ def settings(contender: str, budget: Budget) -> str:
     common = f"max {budget.epochs} epochs/trial, batch {problem.BATCH_SIZE}"
     if contender.startswith("sweeper-"):
         pruner = {"sweeper-none": "none", "sweeper-median": "median", "sweeper-hyperband": "hyperband",
-                  "sweeper-sha": "successive_halving"}[contender]
+                  "sweeper-sha": "successive_halving", "sweeper-percentile": "percentile"}[contender]
         trials, epoch_budget = trial_budget(contender, budget)
         return (f"sweeper.run(jobs={budget.jobs}, n_trials={trials}, epoch_budget={epoch_budget}), "
                 f"Study(pruner={pruner!r}, sampler='tpe', seed) "
