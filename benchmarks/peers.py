@@ -37,6 +37,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -348,18 +349,19 @@ def worker_waits(trials: pd.DataFrame) -> dict[str, float]:
     return {"waits": float((wait > 2).sum()), "wait_s": float(wait[wait > 2].sum()), "rss_mb_per_trial": growth}
 
 
-def replay_median(curves: list[list[float]], warmup: int, target: float, best_so_far: bool) -> dict[str, float]:
-    """Replays a MedianPruner over finished learning curves, one trial after another.
+def replay_pruner(curves: list[list[float]], pruner: Any, target: float, best_so_far: bool = True) -> dict[str, float]:
+    """Replays a pruner over finished learning curves, one trial after another.
 
     The curves come from the no-pruning sweep, so every trial's full curve is known
-    and both ways of reporting are judged on the very same trials: sweeper's pruning
-    bridge reports the best value so far, TFKerasPruningCallback the epoch's value.
+    and each pruner (or way of reporting) is judged on the very same trials: sweeper's
+    pruning bridge reports the best value so far, TFKerasPruningCallback the epoch's value.
 
     Args:
         curves: Each trial's val_accuracy per epoch, in trial order.
-        warmup: The pruner's ``n_warmup_steps``.
+        pruner: A fresh Optuna pruner (it keeps state across trials).
         target: The reference quality.
         best_so_far: Report the running best (sweeper) instead of the raw value.
+            Defaults to True.
 
     Returns:
         Trials pruned, epochs spent, the best value kept, and the pruned trials that
@@ -368,8 +370,8 @@ def replay_median(curves: list[list[float]], warmup: int, target: float, best_so
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(direction="maximize",
-                                pruner=optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup))
+    # A fixed name: HyperbandPruner picks a trial's bracket from a hash of it.
+    study = optuna.create_study(study_name="replay", direction="maximize", pruner=pruner)
     pruned = epochs = killed = 0
     best = -np.inf
     for curve in (c for c in curves if c):
@@ -385,6 +387,14 @@ def replay_median(curves: list[list[float]], warmup: int, target: float, best_so
             study.tell(trial, max(curve))
             epochs, best = epochs + len(curve), max(best, max(curve))
     return {"pruned": pruned, "epochs": epochs, "best kept": best, "pruned that reach target": killed}
+
+
+def replay_median(curves: list[list[float]], warmup: int, target: float, best_so_far: bool) -> dict[str, float]:
+    """:func:`replay_pruner` with ``MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)``."""
+    import optuna
+
+    return replay_pruner(curves, optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup), target,
+                         best_so_far)
 
 
 def pruning_replay(trials: pd.DataFrame, targets: dict[str, float], warmup: int) -> str:
