@@ -46,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import _peers_problem as problem  # noqa: E402  (constants only: no TensorFlow here)
+from _peers_run import SWEEPER_PRUNERS  # noqa: E402  (its imports are light too)
 
 REFERENCE = "sweeper-none"
 KERASTUNER = "kerastuner-hyperband"
@@ -186,8 +187,7 @@ def settings(contender: str, budget: Budget) -> str:
     """One line saying exactly what the contender runs with."""
     common = f"max {budget.epochs} epochs/trial, batch {problem.BATCH_SIZE}"
     if contender.startswith("sweeper-"):
-        pruner = {"sweeper-none": "none", "sweeper-median": "median", "sweeper-hyperband": "hyperband",
-                  "sweeper-sha": "successive_halving", "sweeper-percentile": "percentile"}[contender]
+        pruner = SWEEPER_PRUNERS[contender]
         trials, epoch_budget = trial_budget(contender, budget)
         return (f"sweeper.run(jobs={budget.jobs}, n_trials={trials}, epoch_budget={epoch_budget}), "
                 f"Study(pruner={pruner!r}, sampler='tpe', seed) "
@@ -349,7 +349,7 @@ def worker_waits(trials: pd.DataFrame) -> dict[str, float]:
     return {"waits": float((wait > 2).sum()), "wait_s": float(wait[wait > 2].sum()), "rss_mb_per_trial": growth}
 
 
-def replay_pruner(curves: list[list[float]], pruner: Any, target: float, best_so_far: bool = True) -> dict[str, float]:
+def replayed_trials(curves: list[list[float]], pruner: Any, best_so_far: bool = True) -> list[tuple[list[float], int | None]]:
     """Replays a pruner over finished learning curves, one trial after another.
 
     The curves come from the no-pruning sweep, so every trial's full curve is known
@@ -359,34 +359,51 @@ def replay_pruner(curves: list[list[float]], pruner: Any, target: float, best_so
     Args:
         curves: Each trial's val_accuracy per epoch, in trial order.
         pruner: A fresh Optuna pruner (it keeps state across trials).
-        target: The reference quality.
         best_so_far: Report the running best (sweeper) instead of the raw value.
             Defaults to True.
 
     Returns:
-        Trials pruned, epochs spent, the best value kept, and the pruned trials that
-        would have reached the target had they run on.
+        Each non-empty curve with the epochs it trained before the pruner stopped it,
+        or ``None`` where it ran to the end.
     """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # A fixed name: HyperbandPruner picks a trial's bracket from a hash of it.
     study = optuna.create_study(study_name="replay", direction="maximize", pruner=pruner)
-    pruned = epochs = killed = 0
-    best = -np.inf
+    replayed = []
     for curve in (c for c in curves if c):
         trial = study.ask()
         reported = np.maximum.accumulate(curve) if best_so_far else np.asarray(curve)
+        pruned_at = None
         for step, value in enumerate(reported):
             trial.report(float(value), step)
             if trial.should_prune():
-                study.tell(trial, state=optuna.trial.TrialState.PRUNED)
-                pruned, epochs, killed = pruned + 1, epochs + step + 1, killed + (max(curve) >= target)
+                pruned_at = step + 1
                 break
-        else:
+        if pruned_at is None:
             study.tell(trial, max(curve))
-            epochs, best = epochs + len(curve), max(best, max(curve))
-    return {"pruned": pruned, "epochs": epochs, "best kept": best, "pruned that reach target": killed}
+        else:
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        replayed.append((curve, pruned_at))
+    return replayed
+
+
+def replay_summary(replayed: list[tuple[list[float], int | None]], target: float) -> dict[str, float]:
+    """Trials pruned, epochs spent, the best value kept, and the pruned trials that
+    would have reached ``target`` had they run on."""
+    kept = [max(curve) for curve, pruned_at in replayed if pruned_at is None]
+    return {
+        "pruned": sum(pruned_at is not None for _, pruned_at in replayed),
+        "epochs": sum(len(curve) if pruned_at is None else pruned_at for curve, pruned_at in replayed),
+        "best kept": max(kept, default=-np.inf),
+        "pruned that reach target": sum(pruned_at is not None and max(curve) >= target for curve, pruned_at in replayed),
+    }
+
+
+def replay_pruner(curves: list[list[float]], pruner: Any, target: float, best_so_far: bool = True) -> dict[str, float]:
+    """:func:`replay_summary` of :func:`replayed_trials`, for one target."""
+    return replay_summary(replayed_trials(curves, pruner, best_so_far), target)
 
 
 def replay_median(curves: list[list[float]], warmup: int, target: float, best_so_far: bool) -> dict[str, float]:

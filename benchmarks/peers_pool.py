@@ -32,7 +32,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from peers import REFERENCE, _markdown, best_so_far, fmt, replay_pruner  # noqa: E402
+from peers import REFERENCE, _markdown, best_so_far, fmt, replay_summary, replayed_trials  # noqa: E402
 
 
 def load(dirs: list[Path], renames: dict[tuple[str, str], str]) -> pd.DataFrame:
@@ -126,9 +126,9 @@ def replay_table(trials: pd.DataFrame, problem_name: str, targets: list[float]) 
     winners = [sum(bool(c) and max(c) >= t for run in curves for c in run) for t in targets]
     rows = []
     for name, make in pruner_grid().items():
-        replays = [[replay_pruner(run, make(), t) for run in curves] for t in targets]
-        share = sum(r["epochs"] for r in replays[0]) / full
-        killed = [sum(r["pruned that reach target"] for r in per_target) for per_target in replays]
+        replays = [replayed_trials(run, make()) for run in curves]  # once: the targets only count differently
+        share = sum(replay_summary(replayed, 0.0)["epochs"] for replayed in replays) / full
+        killed = [sum(replay_summary(replayed, t)["pruned that reach target"] for replayed in replays) for t in targets]
         rows.append([name, fmt(share, 2),
                      *[f"{k}/{w}, {fmt((1 - k / w) / share if w else np.nan, 2)}" for k, w in zip(killed, winners)]])
     head = ["pruner", "share of epochs", *[f"winners killed, efficiency at {t:.4f}" for t in targets]]

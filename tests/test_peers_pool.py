@@ -14,7 +14,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 import peers_pool  # noqa: E402
-from peers import replay_pruner  # noqa: E402
+from peers import replay_pruner, replay_summary, replayed_trials  # noqa: E402
 
 
 def _run(contender: str, seed: int, values: list[float], epochs: list[int]) -> pd.DataFrame:
@@ -92,3 +92,12 @@ def test_replay_counts_the_winner_a_median_pruner_kills() -> None:
     replayed = replay_pruner(curves, pruner, target=0.95)
 
     assert replayed == {"pruned": 1, "epochs": 17, "best kept": 0.9, "pruned that reach target": 1}
+
+
+def test_one_replay_is_read_against_several_targets() -> None:
+    curves = [[0.5, 0.8, 0.9]] * 5 + [[0.1, 0.2, 0.99]]
+    replayed = replayed_trials(curves, optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=1))
+
+    assert [pruned_at for _, pruned_at in replayed] == [None] * 5 + [2]
+    assert replay_summary(replayed, 0.95)["pruned that reach target"] == 1
+    assert replay_summary(replayed, 0.995)["pruned that reach target"] == 0
