@@ -19,11 +19,13 @@ def load_data():
 
 def build_model(trial=None):
     # Fixed hyperparameters: every fit costs the same, so throughput compares engines, not luck.
-    model = keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(64, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(64, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(keras.optimizers.Adam(1e-3), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 
@@ -41,8 +43,15 @@ def keras_callbacks(trial_dir: Path, epochs: int) -> list[keras.callbacks.Callba
 def fit_once(data, trial_dir: Path, epochs: int, clear_session: bool = True) -> float:
     (x, y), validation = data
     model = build_model()
-    history = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=BATCH_SIZE,
-                        callbacks=keras_callbacks(trial_dir, epochs), verbose=0)
+    history = model.fit(
+        x,
+        y,
+        validation_data=validation,
+        epochs=epochs,
+        batch_size=BATCH_SIZE,
+        callbacks=keras_callbacks(trial_dir, epochs),
+        verbose=0,
+    )
     if clear_session:  # not from threads: it resets Keras state the other threads' models use
         keras.backend.clear_session()
     return max(history.history["val_accuracy"])

@@ -109,8 +109,10 @@ def run_sweeper(args: argparse.Namespace) -> list[Record]:
     # Each trial's raw val_accuracy per epoch, from sweeper's own report (read from the
     # TensorBoard logs): peers.py replays pruners on the no-pruning sweep's curves.
     epochs = pd.read_csv(args.work / "reports" / name / "epochs.csv")
-    curves = {int(trial): group.sort_values("epoch")[problem.MONITOR].tolist() for trial, group in epochs.groupby("trial")}
-    for record, trial in zip(records, study.get_trials(deepcopy=False)):
+    curves = {
+        int(trial): group.sort_values("epoch")[problem.MONITOR].tolist() for trial, group in epochs.groupby("trial")
+    }
+    for record, trial in zip(records, study.get_trials(deepcopy=False), strict=False):
         record["curve"] = json.dumps(curves.get(trial.number, []))
         record["rss_mb"] = trial.user_attrs.get("worker_rss_mb")
     return records
@@ -146,8 +148,13 @@ def run_optuna(args: argparse.Namespace) -> list[Record]:
         started = time.perf_counter()
         try:
             history = model.fit(
-                x, y, validation_data=validation, epochs=args.epochs, batch_size=problem.BATCH_SIZE,
-                callbacks=[*callbacks, TFKerasPruningCallback(trial, problem.MONITOR)], verbose=0,
+                x,
+                y,
+                validation_data=validation,
+                epochs=args.epochs,
+                batch_size=problem.BATCH_SIZE,
+                callbacks=[*callbacks, TFKerasPruningCallback(trial, problem.MONITOR)],
+                verbose=0,
             )
         finally:  # a pruned trial leaves fit by raising TrialPruned
             trial.set_user_attr("fit_s", round(time.perf_counter() - started, 3))
@@ -202,7 +209,9 @@ def run_kerastuner(args: argparse.Namespace) -> list[Record]:
                 lr=hp.Float("lr", *problem.LR, sampling="log"),
             )
 
-        def fit(self, hp: kt.HyperParameters, model: keras.Model, *fit_args: Any, callbacks: Any = None, **kwargs: Any) -> Any:
+        def fit(
+            self, hp: kt.HyperParameters, model: keras.Model, *fit_args: Any, callbacks: Any = None, **kwargs: Any
+        ) -> Any:
             # KerasTuner's documented way to tune fit's own arguments: override HyperModel.fit.
             tuned = problem.keras_callbacks(
                 patience=hp.Choice("EarlyStopping.patience", list(problem.PATIENCES)),
@@ -256,8 +265,12 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=0, help="MedianPruner n_warmup_steps (optuna-median)")
     parser.add_argument("--kt-iterations", type=int, default=1, help="Hyperband iterations (kerastuner-hyperband)")
-    parser.add_argument("--epoch-budget", type=int, default=None,
-                        help="Start no trial once the trials trained this many epochs (sweeper, optuna-median)")
+    parser.add_argument(
+        "--epoch-budget",
+        type=int,
+        default=None,
+        help="Start no trial once the trials trained this many epochs (sweeper, optuna-median)",
+    )
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

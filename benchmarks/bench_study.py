@@ -2,8 +2,9 @@
 
 import os
 
-import sweeper as sw
 from _fits import BATCH_SIZE, build_model, load_data
+
+import sweeper as sw
 
 EPOCHS = int(os.environ.get("SWEEPER_BENCH_EPOCHS", "15"))
 

@@ -11,7 +11,7 @@ start-up and the TensorFlow import, as a user would see it:
 - bare x1: one Keras process doing all the fits;
 - optuna threads: one process, `study.optimize(n_jobs=2)`.
 
-Targets (DESIGN §9): sweeper >= 0.95 of bare x2, ahead of optuna threads; time outside
+Targets (benchmarks/README.md): sweeper >= 0.95 of bare x2, ahead of optuna threads; time outside
 model.fit <= 5% of a trial; worker RSS growth < 100 MB over 100 trials.
 """
 
@@ -36,8 +36,11 @@ SWEEP_NAME = "bench-parallel"  # round n's study is bench-parallel-n
 def timed(commands: list[list[str]], env: dict[str, str] | None = None) -> float:
     """Starts the commands at once and returns the wall time until the last one ends."""
     started = time.perf_counter()
-    processes = [subprocess.Popen(c, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for c in commands]
-    for process, command in zip(processes, commands):
+    processes = [
+        subprocess.Popen(c, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        for c in commands
+    ]
+    for process, command in zip(processes, commands, strict=False):
         _, stderr = process.communicate()
         if process.returncode != 0:
             raise SystemExit(f"{' '.join(command)} failed:\n{stderr[-3000:]}")
@@ -46,8 +49,21 @@ def timed(commands: list[list[str]], env: dict[str, str] | None = None) -> float
 
 def sweep(work: Path, name: str, trials: int, epochs: int, jobs: int) -> tuple[float, pd.DataFrame]:
     env = {**ENV, "SWEEPER_BENCH_NAME": name, "SWEEPER_BENCH_EPOCHS": str(epochs)}
-    command = [sys.executable, "-m", "sweeper", "run", str(HERE / "bench_study.py"), "--jobs", str(jobs),
-               "--n-trials", str(trials), "--runs-dir", str(work / "runs"), "--reports-dir", str(work / "reports")]
+    command = [
+        sys.executable,
+        "-m",
+        "sweeper",
+        "run",
+        str(HERE / "bench_study.py"),
+        "--jobs",
+        str(jobs),
+        "--n-trials",
+        str(trials),
+        "--runs-dir",
+        str(work / "runs"),
+        "--reports-dir",
+        str(work / "reports"),
+    ]
     seconds = timed([command], env)
     return seconds, pd.read_csv(work / "reports" / name / "trials.csv")
 
@@ -59,8 +75,18 @@ def bare(work: Path, processes: int, trials: int, epochs: int) -> float:
 
 
 def optuna_threads(work: Path, trials: int, epochs: int) -> float:
-    command = [sys.executable, str(HERE / "_optuna_threads.py"), "--trials", str(trials), "--epochs", str(epochs),
-               "--jobs", "2", "--out", str(work / "threads")]
+    command = [
+        sys.executable,
+        str(HERE / "_optuna_threads.py"),
+        "--trials",
+        str(trials),
+        "--epochs",
+        str(epochs),
+        "--jobs",
+        "2",
+        "--out",
+        str(work / "threads"),
+    ]
     return timed([command])
 
 
@@ -83,15 +109,21 @@ def throughput(args: argparse.Namespace, work: Path) -> pd.DataFrame:
         for name, value in timed_round.items():
             seconds.setdefault(name, []).append(value)
             ratios[name].append(timed_round["bare x2"] / value)
-            print(f"  round {round_number}: {name:<26} {value:7.1f} s  ({timed_round['bare x2'] / value:.3f} of bare x2)", flush=True)
+            print(
+                f"  round {round_number}: {name:<26} {value:7.1f} s  ({timed_round['bare x2'] / value:.3f} of bare x2)",
+                flush=True,
+            )
     ratios["bare x1"] = [seconds["bare x2"][0] / seconds["bare x1"][0]]  # against round 1, its neighbour in time
-    rows = [{
-        "contender": name,
-        "median s": round(statistics.median(times), 1),
-        "trials_per_min": round(args.trials / statistics.median(times) * 60, 1),
-        "vs bare x2 (median of rounds)": round(statistics.median(ratios[name]), 3),
-        "per round": " ".join(f"{ratio:.3f}" for ratio in ratios[name]),
-    } for name, times in seconds.items()]
+    rows = [
+        {
+            "contender": name,
+            "median s": round(statistics.median(times), 1),
+            "trials_per_min": round(args.trials / statistics.median(times) * 60, 1),
+            "vs bare x2 (median of rounds)": round(statistics.median(ratios[name]), 3),
+            "per round": " ".join(f"{ratio:.3f}" for ratio in ratios[name]),
+        }
+        for name, times in seconds.items()
+    ]
     return pd.DataFrame(rows).set_index("contender")
 
 
@@ -132,7 +164,9 @@ def main() -> None:
         print(f"throughput: {args.trials} fits x {args.epochs} epochs each, on {os.cpu_count()} cores", flush=True)
         table = throughput(args, work)
         print(table.to_string(), "\n")
-        trials = pd.concat(pd.read_csv(work / "reports" / f"{SWEEP_NAME}-{n}" / "trials.csv") for n in range(1, args.repeat + 1))
+        trials = pd.concat(
+            pd.read_csv(work / "reports" / f"{SWEEP_NAME}-{n}" / "trials.csv") for n in range(1, args.repeat + 1)
+        )
         print(f"overhead (sweeper --jobs 2 trials, all {args.repeat} rounds):")
         for key, value in overhead(trials).items():
             print(f"  {key:<36} {value}")

@@ -141,7 +141,7 @@ def sweeper_pruner(name: str, epochs: int) -> str:
     """
     try:
         import sweeper
-        from sweeper._algorithms import make_pruner
+        from sweeper.search._pruners import make_pruner
 
         study = sweeper.Study(name="peers", data=lambda: None, model=lambda trial: None, epochs=epochs, pruner=name)
         return describe(make_pruner(study))
@@ -151,8 +151,11 @@ def sweeper_pruner(name: str, epochs: int) -> str:
 
 def describe(pruner: object) -> str:
     """``MedianPruner(n_startup_trials=5, n_warmup_steps=2)`` from a pruner's private fields."""
-    fields = {key.lstrip("_"): value for key, value in vars(pruner).items()
-              if isinstance(value, (int, float, str)) and not isinstance(value, bool)}
+    fields = {
+        key.lstrip("_"): value
+        for key, value in vars(pruner).items()
+        if isinstance(value, (int, float, str)) and not isinstance(value, bool)
+    }
     return f"{type(pruner).__name__}({', '.join(f'{k}={v}' for k, v in sorted(fields.items()))})"
 
 
@@ -164,7 +167,7 @@ def median_warmup(epochs: int) -> int:
     """
     try:
         import sweeper
-        from sweeper._algorithms import make_pruner
+        from sweeper.search._pruners import make_pruner
 
         study = sweeper.Study(name="peers", data=lambda: None, model=lambda trial: None, epochs=epochs, pruner="median")
         return int(make_pruner(study)._n_warmup_steps)
@@ -189,28 +192,36 @@ def settings(contender: str, budget: Budget) -> str:
     if contender.startswith("sweeper-"):
         pruner = SWEEPER_PRUNERS[contender]
         trials, epoch_budget = trial_budget(contender, budget)
-        return (f"sweeper.run(jobs={budget.jobs}, n_trials={trials}, epoch_budget={epoch_budget}), "
-                f"Study(pruner={pruner!r}, sampler='tpe', seed) "
-                f"-> {sweeper_pruner(pruner, budget.epochs)}; TPESampler(constant_liar=True); "
-                f"+ ModelCheckpoint(best only) and TensorBoard, as users run it; {common}")
+        return (
+            f"sweeper.run(jobs={budget.jobs}, n_trials={trials}, epoch_budget={epoch_budget}), "
+            f"Study(pruner={pruner!r}, sampler='tpe', seed) "
+            f"-> {sweeper_pruner(pruner, budget.epochs)}; TPESampler(constant_liar=True); "
+            f"+ ModelCheckpoint(best only) and TensorBoard, as users run it; {common}"
+        )
     if contender == KERASTUNER:
         epochs, trials = kt_iteration(budget.epochs)
         iterations = kt_iterations(budget)
-        return (f"keras_tuner.Hyperband(max_epochs={budget.epochs}, factor={KT_FACTOR}, hyperband_iterations={iterations}, "
-                f"seed), executions_per_trial=1, serial (1 process, TF's default threads); callbacks tuned in "
-                f"HyperModel.fit; at most {epochs * iterations} epochs in {trials * iterations} trials "
-                f"(budget {budget.trials * budget.epochs}); {common}")
+        return (
+            f"keras_tuner.Hyperband(max_epochs={budget.epochs}, factor={KT_FACTOR}, hyperband_iterations={iterations}, "
+            f"seed), executions_per_trial=1, serial (1 process, TF's default threads); callbacks tuned in "
+            f"HyperModel.fit; at most {epochs * iterations} epochs in {trials * iterations} trials "
+            f"(budget {budget.trials * budget.epochs}); {common}"
+        )
     trials, epoch_budget = trial_budget(contender, budget)
-    return (f"optuna.create_study(TPESampler(seed, constant_liar=True), MedianPruner(n_startup_trials=5, "
-            f"n_warmup_steps={median_warmup(budget.epochs)})).optimize(n_trials={trials}, n_jobs={budget.jobs}, "
-            f"callbacks=[study.stop() once the trials reported {epoch_budget} epochs]) "
-            f"with TFKerasPruningCallback('{problem.MONITOR}'); {common}")
+    return (
+        f"optuna.create_study(TPESampler(seed, constant_liar=True), MedianPruner(n_startup_trials=5, "
+        f"n_warmup_steps={median_warmup(budget.epochs)})).optimize(n_trials={trials}, n_jobs={budget.jobs}, "
+        f"callbacks=[study.stop() once the trials reported {epoch_budget} epochs]) "
+        f"with TFKerasPruningCallback('{problem.MONITOR}'); {common}"
+    )
 
 
 # --- running --------------------------------------------------------------------------------
 
 
-def run_contender(contender: str, problem_name: str, seed: int, budget: Budget, work: Path) -> tuple[pd.DataFrame, float, float]:
+def run_contender(
+    contender: str, problem_name: str, seed: int, budget: Budget, work: Path
+) -> tuple[pd.DataFrame, float, float]:
     """Runs one contender in a fresh process.
 
     Args:
@@ -227,16 +238,36 @@ def run_contender(contender: str, problem_name: str, seed: int, budget: Budget, 
     work.mkdir(parents=True, exist_ok=True)
     out, log = work / "run.json", work / "run.log"
     trials, epoch_budget = trial_budget(contender, budget)
-    command = [sys.executable, str(HERE / "_peers_run.py"), contender, "--problem", problem_name, "--seed", str(seed),
-               "--epochs", str(budget.epochs), "--trials", str(trials), "--jobs", str(budget.jobs),
-               "--warmup", str(median_warmup(budget.epochs)), "--kt-iterations", str(kt_iterations(budget)),
-               "--work", str(work), "--out", str(out)]
+    command = [
+        sys.executable,
+        str(HERE / "_peers_run.py"),
+        contender,
+        "--problem",
+        problem_name,
+        "--seed",
+        str(seed),
+        "--epochs",
+        str(budget.epochs),
+        "--trials",
+        str(trials),
+        "--jobs",
+        str(budget.jobs),
+        "--warmup",
+        str(median_warmup(budget.epochs)),
+        "--kt-iterations",
+        str(kt_iterations(budget)),
+        "--work",
+        str(work),
+        "--out",
+        str(out),
+    ]
     if epoch_budget:
         command += ["--epoch-budget", str(epoch_budget)]
     with log.open("w") as log_file:
         launched = time.time()
-        returncode = subprocess.call(command, stdout=log_file, stderr=subprocess.STDOUT,
-                                     env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+        returncode = subprocess.call(
+            command, stdout=log_file, stderr=subprocess.STDOUT, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+        )
         wall = time.time() - launched
     if returncode != 0:
         raise SystemExit(f"{contender} on {problem_name} seed {seed} failed ({returncode}):\n{log.read_text()[-4000:]}")
@@ -258,14 +289,18 @@ def run_all(budget: Budget, contenders: tuple[str, ...], scratch: Path) -> tuple
     for problem_name in budget.problems:
         for seed in budget.seeds:
             for contender in contenders:
-                trials, wall, done = run_contender(contender, problem_name, seed, budget,
-                                             scratch / problem_name / f"s{seed}" / contender)
+                trials, wall, done = run_contender(
+                    contender, problem_name, seed, budget, scratch / problem_name / f"s{seed}" / contender
+                )
                 key = {"problem": problem_name, "contender": contender, "seed": seed}
                 all_trials.append(trials.assign(**key))
                 runs.append({**key, "wall_s": round(wall, 2), "done_s": round(done, 2)})
                 best = trials["value"].max()
-                print(f"  [{len(runs)}/{total}] {problem_name:<10} seed {seed}  {contender:<21} "
-                      f"{wall:6.1f} s  {int(trials['epochs'].sum()):4d} epochs  best {best:.4f}", flush=True)
+                print(
+                    f"  [{len(runs)}/{total}] {problem_name:<10} seed {seed}  {contender:<21} "
+                    f"{wall:6.1f} s  {int(trials['epochs'].sum()):4d} epochs  best {best:.4f}",
+                    flush=True,
+                )
     return pd.concat(all_trials, ignore_index=True), pd.DataFrame(runs)
 
 
@@ -283,8 +318,9 @@ def best_so_far(trials: pd.DataFrame) -> pd.DataFrame:
     return ordered.assign(best=ordered["value"].fillna(-np.inf).cummax(), epochs_spent=ordered["epochs"].cumsum())
 
 
-def run_metrics(trials: pd.DataFrame, wall: float, done: float, target: float, times: tuple[float, ...],
-                slots: int) -> dict[str, float]:
+def run_metrics(
+    trials: pd.DataFrame, wall: float, done: float, target: float, times: tuple[float, ...], slots: int
+) -> dict[str, float]:
     """One run's numbers.
 
     Args:
@@ -349,7 +385,9 @@ def worker_waits(trials: pd.DataFrame) -> dict[str, float]:
     return {"waits": float((wait > 2).sum()), "wait_s": float(wait[wait > 2].sum()), "rss_mb_per_trial": growth}
 
 
-def replayed_trials(curves: list[list[float]], pruner: Any, best_so_far: bool = True) -> list[tuple[list[float], int | None]]:
+def replayed_trials(
+    curves: list[list[float]], pruner: Any, best_so_far: bool = True
+) -> list[tuple[list[float], int | None]]:
     """Replays a pruner over finished learning curves, one trial after another.
 
     The curves come from the no-pruning sweep, so every trial's full curve is known
@@ -397,7 +435,9 @@ def replay_summary(replayed: list[tuple[list[float], int | None]], target: float
         "pruned": sum(pruned_at is not None for _, pruned_at in replayed),
         "epochs": sum(len(curve) if pruned_at is None else pruned_at for curve, pruned_at in replayed),
         "best kept": max(kept, default=-np.inf),
-        "pruned that reach target": sum(pruned_at is not None and max(curve) >= target for curve, pruned_at in replayed),
+        "pruned that reach target": sum(
+            pruned_at is not None and max(curve) >= target for curve, pruned_at in replayed
+        ),
     }
 
 
@@ -410,28 +450,49 @@ def replay_median(curves: list[list[float]], warmup: int, target: float, best_so
     """:func:`replay_pruner` with ``MedianPruner(n_startup_trials=5, n_warmup_steps=warmup)``."""
     import optuna
 
-    return replay_pruner(curves, optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup), target,
-                         best_so_far)
+    return replay_pruner(
+        curves, optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=warmup), target, best_so_far
+    )
 
 
 def pruning_replay(trials: pd.DataFrame, targets: dict[str, float], warmup: int) -> str:
     """The median-pruning replay on every no-pruning sweep, medians over the seeds."""
     if "curve" not in trials:
         return ""
-    out = [f"\nmedian pruning replayed on {REFERENCE}'s curves (same trials, in trial order, MedianPruner("
-           f"n_startup_trials=5, n_warmup_steps={warmup})), medians over seeds:"]
+    out = [
+        f"\nmedian pruning replayed on {REFERENCE}'s curves (same trials, in trial order, MedianPruner("
+        f"n_startup_trials=5, n_warmup_steps={warmup})), medians over seeds:"
+    ]
     for problem_name, target in targets.items():
         reference = trials[(trials["problem"] == problem_name) & (trials["contender"] == REFERENCE)]
         rows = []
-        for label, best_so_far in (("best so far (sweeper's bridge)", True), ("epoch value (TFKerasPruningCallback)", False)):
-            per_seed = [replay_median([json.loads(c) for c in run.sort_values("number")["curve"].fillna("[]")],
-                                      warmup, target, best_so_far)
-                        for _, run in reference.groupby("seed")]
+        for label, best_so_far in (
+            ("best so far (sweeper's bridge)", True),
+            ("epoch value (TFKerasPruningCallback)", False),
+        ):
+            per_seed = [
+                replay_median(
+                    [json.loads(c) for c in run.sort_values("number")["curve"].fillna("[]")],
+                    warmup,
+                    target,
+                    best_so_far,
+                )
+                for _, run in reference.groupby("seed")
+            ]
             medians = pd.DataFrame(per_seed).median()
-            rows.append([label, fmt(medians["pruned"], 0), fmt(medians["epochs"], 0), fmt(medians["best kept"], 4),
-                         fmt(medians["pruned that reach target"], 0)])
+            rows.append(
+                [
+                    label,
+                    fmt(medians["pruned"], 0),
+                    fmt(medians["epochs"], 0),
+                    fmt(medians["best kept"], 4),
+                    fmt(medians["pruned that reach target"], 0),
+                ]
+            )
         out.append(f"\n{problem_name} (target {target:.4f}):\n")
-        out.append(_markdown(["reported value", "pruned", "epochs", "best kept", "pruned trials that reach the target"], rows))
+        out.append(
+            _markdown(["reported value", "pruned", "epochs", "best kept", "pruned trials that reach the target"], rows)
+        )
     return "\n".join(out)
 
 
@@ -439,7 +500,9 @@ def slots_of(contender: str, jobs: int) -> int:
     return 1 if contender == KERASTUNER else jobs
 
 
-def per_run(trials: pd.DataFrame, runs: pd.DataFrame, times: tuple[float, ...], jobs: int) -> tuple[pd.DataFrame, dict[str, float]]:
+def per_run(
+    trials: pd.DataFrame, runs: pd.DataFrame, times: tuple[float, ...], jobs: int
+) -> tuple[pd.DataFrame, dict[str, float]]:
     """Every run's metrics against its problem's target.
 
     Returns:
@@ -447,15 +510,22 @@ def per_run(trials: pd.DataFrame, runs: pd.DataFrame, times: tuple[float, ...], 
     """
     targets, rows = {}, []
     for problem_name, problem_runs in runs.groupby("problem", sort=False):
-        reference_best = [trials.loc[(trials["problem"] == problem_name) & (trials["contender"] == REFERENCE)
-                                     & (trials["seed"] == seed), "value"].max()
-                          for seed in problem_runs.loc[problem_runs["contender"] == REFERENCE, "seed"]]
+        reference_best = [
+            trials.loc[
+                (trials["problem"] == problem_name) & (trials["contender"] == REFERENCE) & (trials["seed"] == seed),
+                "value",
+            ].max()
+            for seed in problem_runs.loc[problem_runs["contender"] == REFERENCE, "seed"]
+        ]
         if not reference_best:
             raise SystemExit(f"{REFERENCE} did not run on {problem_name}: it sets the target.")
         targets[problem_name] = target = float(np.median(reference_best))
         for run in problem_runs.itertuples():
-            run_trials = trials[(trials["problem"] == problem_name) & (trials["contender"] == run.contender)
-                                & (trials["seed"] == run.seed)]
+            run_trials = trials[
+                (trials["problem"] == problem_name)
+                & (trials["contender"] == run.contender)
+                & (trials["seed"] == run.seed)
+            ]
             done = getattr(run, "done_s", run.wall_s)  # older CSVs lack it
             metrics = run_metrics(run_trials, run.wall_s, done, target, times, slots_of(run.contender, jobs))
             rows.append({"problem": problem_name, "contender": run.contender, "seed": run.seed, **metrics})
@@ -475,7 +545,9 @@ def summarise(metrics: pd.DataFrame, times: tuple[float, ...]) -> pd.DataFrame:
     summary["seeds"] = grouped.size()
     for against, label in ((REFERENCE, "ref"), (KERASTUNER, "kt")):
         for column in ("epochs", "wall_s", "time_to_target_s", "epochs_to_target"):
-            base = summary[column].xs(against, level="contender") if against in summary.index.get_level_values(1) else None
+            base = (
+                summary[column].xs(against, level="contender") if against in summary.index.get_level_values(1) else None
+            )
             if base is None:
                 continue
             denominator = summary.index.get_level_values("problem").map(base).to_numpy()
@@ -502,32 +574,91 @@ def tables(summary: pd.DataFrame, targets: dict[str, float], times: tuple[float,
     for problem_name, target in targets.items():
         rows = summary.xs(problem_name, level="problem")
         seeds = int(rows["seeds"].max())
-        out.append(f"\n### {problem_name} ({problem.PROBLEMS[problem_name]} training images): target = "
-                   f"{REFERENCE}'s median best = {target:.4f}; medians over {seeds} seeds\n")
+        out.append(
+            f"\n### {problem_name} ({problem.PROBLEMS[problem_name]} training images): target = "
+            f"{REFERENCE}'s median best = {target:.4f}; medians over {seeds} seeds\n"
+        )
         head = ["contender", "best val_acc", "epochs", "wall s", "time to target s", "epochs to target"]
         head += [f"best @{t:g}s" for t in times]
-        out.append(_markdown(head, [
-            [name, fmt(r["best"], 4), fmt(r["epochs"], 0), fmt(r["wall_s"]),
-             f"{fmt(r['time_to_target_s'])} ({r['reached']})", fmt(r["epochs_to_target"], 0),
-             *[fmt(r[f"best_at_{t:g}s"], 4) for t in times]]
-            for name, r in rows.iterrows()]))
+        out.append(
+            _markdown(
+                head,
+                [
+                    [
+                        name,
+                        fmt(r["best"], 4),
+                        fmt(r["epochs"], 0),
+                        fmt(r["wall_s"]),
+                        f"{fmt(r['time_to_target_s'])} ({r['reached']})",
+                        fmt(r["epochs_to_target"], 0),
+                        *[fmt(r[f"best_at_{t:g}s"], 4) for t in times],
+                    ]
+                    for name, r in rows.iterrows()
+                ],
+            )
+        )
         out.append("\nratios of medians (lower is better):\n")
-        head = ["contender", "epochs/ref", "wall/ref", "ttt/ref", "epochs to target/ref",
-                "epochs/KT", "wall/KT", "ttt/KT", "epochs to target/KT"]
-        out.append(_markdown(head, [
-            [name, *[fmt(r.get(f"{c}/{label}", np.nan), 2) for label in ("ref", "kt")
-                     for c in ("epochs", "wall_s", "time_to_target_s", "epochs_to_target")]]
-            for name, r in rows.iterrows()]))
+        head = [
+            "contender",
+            "epochs/ref",
+            "wall/ref",
+            "ttt/ref",
+            "epochs to target/ref",
+            "epochs/KT",
+            "wall/KT",
+            "ttt/KT",
+            "epochs to target/KT",
+        ]
+        out.append(
+            _markdown(
+                head,
+                [
+                    [
+                        name,
+                        *[
+                            fmt(r.get(f"{c}/{label}", np.nan), 2)
+                            for label in ("ref", "kt")
+                            for c in ("epochs", "wall_s", "time_to_target_s", "epochs_to_target")
+                        ],
+                    ]
+                    for name, r in rows.iterrows()
+                ],
+            )
+        )
         out.append("\ndiagnostics (medians): where the wall time goes\n")
-        out.append(_markdown(["contender", "trials", "pruned", "failed", "first result s", "s outside fit: trial, all",
-                              "waits for a worker: n, s", "worker MB/trial", "last trial to return s", "exit s",
-                              "fit share of slots"], [
-            [name, fmt(r["trials"], 0), fmt(r["pruned"], 0), fmt(r["failed"], 0), fmt(r["first_result_s"]),
-             f"{fmt(r['outside_fit_s'], 2)}, {fmt(r['outside_fit_total_s'])}",
-             "" if np.isnan(r["waits"]) else f"{fmt(r['waits'], 0)}, {fmt(r['wait_s'])}",
-             "" if np.isnan(r["rss_mb_per_trial"]) else fmt(r["rss_mb_per_trial"], 1),
-             fmt(r["finish_s"]), fmt(r["exit_s"]), fmt(r["fit_share"], 2)]
-            for name, r in rows.iterrows()]))
+        out.append(
+            _markdown(
+                [
+                    "contender",
+                    "trials",
+                    "pruned",
+                    "failed",
+                    "first result s",
+                    "s outside fit: trial, all",
+                    "waits for a worker: n, s",
+                    "worker MB/trial",
+                    "last trial to return s",
+                    "exit s",
+                    "fit share of slots",
+                ],
+                [
+                    [
+                        name,
+                        fmt(r["trials"], 0),
+                        fmt(r["pruned"], 0),
+                        fmt(r["failed"], 0),
+                        fmt(r["first_result_s"]),
+                        f"{fmt(r['outside_fit_s'], 2)}, {fmt(r['outside_fit_total_s'])}",
+                        "" if np.isnan(r["waits"]) else f"{fmt(r['waits'], 0)}, {fmt(r['wait_s'])}",
+                        "" if np.isnan(r["rss_mb_per_trial"]) else fmt(r["rss_mb_per_trial"], 1),
+                        fmt(r["finish_s"]),
+                        fmt(r["exit_s"]),
+                        fmt(r["fit_share"], 2),
+                    ]
+                    for name, r in rows.iterrows()
+                ],
+            )
+        )
     return "\n".join(out)
 
 
@@ -547,19 +678,25 @@ def target_checks(summary: pd.DataFrame, targets: dict[str, float]) -> str:
         for name in (n for n in rows.index if n.startswith("sweeper-") and n != REFERENCE):
             epochs = rows.loc[name, "epochs_to_target"]
             verdict = "PASS" if epochs <= reference_epochs / 2 else "FAIL"
-            lines.append(f"  {problem_name:<10} {name:<18} epochs to target {fmt(epochs, 0)} vs half of "
-                         f"{REFERENCE}'s {reference_epochs:.0f} epochs: {verdict}")
+            lines.append(
+                f"  {problem_name:<10} {name:<18} epochs to target {fmt(epochs, 0)} vs half of "
+                f"{REFERENCE}'s {reference_epochs:.0f} epochs: {verdict}"
+            )
             ttt = rows.loc[name, "time_to_target_s"]
             for peer in (KERASTUNER, OPTUNA):
                 if peer in rows.index:
                     peer_ttt = rows.loc[peer, "time_to_target_s"]
                     verdict = "PASS" if ttt < peer_ttt else "FAIL"
-                    lines.append(f"  {problem_name:<10} {name:<18} time to target {fmt(ttt)} s vs {peer} "
-                                 f"{fmt(peer_ttt)} s: {verdict}")
+                    lines.append(
+                        f"  {problem_name:<10} {name:<18} time to target {fmt(ttt)} s vs {peer} "
+                        f"{fmt(peer_ttt)} s: {verdict}"
+                    )
     return "\n".join(lines) if len(lines) > 1 else ""
 
 
-def plot(trials: pd.DataFrame, runs: pd.DataFrame, targets: dict[str, float], times: tuple[float, ...], path: Path) -> None:
+def plot(
+    trials: pd.DataFrame, runs: pd.DataFrame, targets: dict[str, float], times: tuple[float, ...], path: Path
+) -> None:
     """Best-so-far against wall time: every seed thin, the median over seeds bold."""
     import matplotlib
 
@@ -567,27 +704,39 @@ def plot(trials: pd.DataFrame, runs: pd.DataFrame, targets: dict[str, float], ti
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(targets), figsize=(7 * len(targets), 4.8), squeeze=False)
-    for ax, (problem_name, target) in zip(axes[0], targets.items()):
+    for ax, (problem_name, target) in zip(axes[0], targets.items(), strict=False):
         problem_runs = runs[runs["problem"] == problem_name]
         grid = np.linspace(0, problem_runs["wall_s"].max(), 600)
         for index, (contender, contender_runs) in enumerate(problem_runs.groupby("contender", sort=False)):
             color = f"C{index}"
             curves = []
             for seed in contender_runs["seed"]:
-                curve = best_so_far(trials[(trials["problem"] == problem_name) & (trials["contender"] == contender)
-                                           & (trials["seed"] == seed)])
+                curve = best_so_far(
+                    trials[
+                        (trials["problem"] == problem_name)
+                        & (trials["contender"] == contender)
+                        & (trials["seed"] == seed)
+                    ]
+                )
                 steps = np.searchsorted(curve["t_end"].to_numpy(), grid, side="right")
                 values = np.concatenate([[-np.inf], curve["best"].to_numpy()])[steps]
                 curves.append(values)
-                ax.step(grid, np.where(np.isfinite(values), values, np.nan), where="post", color=color, alpha=0.25, lw=0.8)
+                ax.step(
+                    grid, np.where(np.isfinite(values), values, np.nan), where="post", color=color, alpha=0.25, lw=0.8
+                )
             median = np.median(np.array(curves), axis=0)  # no result yet counts as the worst
-            ax.step(grid, np.where(np.isfinite(median), median, np.nan), where="post", color=color, lw=2, label=contender)
+            ax.step(
+                grid, np.where(np.isfinite(median), median, np.nan), where="post", color=color, lw=2, label=contender
+            )
         ax.axhline(target, color="black", ls="--", lw=1, label=f"target {target:.4f}")
         for seconds in times:
             ax.axvline(seconds, color="grey", ls=":", lw=0.8)
         ax.set_ylim(max(0.0, target - 4 * (1 - target) - 0.02), min(1.0, target + 1.5 * (1 - target) + 0.005))
-        ax.set(title=f"{problem_name} ({problem.PROBLEMS[problem_name]} training images)", xlabel="wall time since launch (s)",
-               ylabel="best val_accuracy so far")
+        ax.set(
+            title=f"{problem_name} ({problem.PROBLEMS[problem_name]} training images)",
+            xlabel="wall time since launch (s)",
+            ylabel="best val_accuracy so far",
+        )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8, loc="lower right")
     fig.tight_layout()
@@ -608,7 +757,10 @@ def report(trials: pd.DataFrame, runs: pd.DataFrame, budget: Budget, out: Path) 
     metrics.to_csv(out / "peers_per_seed.csv", index=False)
     summary.reset_index().assign(target=lambda s: s["problem"].map(targets)).to_csv(out / "peers.csv", index=False)
     plot(trials, runs, targets, budget.times, out / "peers.png")
-    print(f"\nwrote {out / 'peers.csv'} (medians), peers_per_seed.csv, peers_trials.csv, peers_runs.csv and {out / 'peers.png'}")
+    print(
+        f"\nwrote {out / 'peers.csv'} (medians), peers_per_seed.csv, peers_trials.csv, peers_runs.csv "
+        f"and {out / 'peers.png'}"
+    )
 
 
 def main() -> None:
@@ -620,8 +772,12 @@ def main() -> None:
     parser.add_argument("--trials", type=int, help="trials per Optuna-based sweep")
     parser.add_argument("--times", type=float, nargs="+", help="wall times (s) at which best-so-far is read")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS + OPTIONAL, default=list(CONTENDERS))
-    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "sweeper-peers",
-                        help="where the CSVs and the PNG go (default: %(default)s)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "sweeper-peers",
+        help="where the CSVs and the PNG go (default: %(default)s)",
+    )
     parser.add_argument("--replot", type=Path, metavar="DIR", help="tables and plot from DIR's CSVs; runs nothing")
     args = parser.parse_args()
 
@@ -635,22 +791,36 @@ def main() -> None:
         times=tuple(args.times or base.times),
     )
     if args.replot:
-        report(pd.read_csv(args.replot / "peers_trials.csv"), pd.read_csv(args.replot / "peers_runs.csv"), budget, args.replot)
+        report(
+            pd.read_csv(args.replot / "peers_trials.csv"),
+            pd.read_csv(args.replot / "peers_runs.csv"),
+            budget,
+            args.replot,
+        )
         return
     # In the table's order; the reference always runs, as it sets the target.
     contenders = tuple(c for c in CONTENDERS + OPTIONAL if c == REFERENCE or c in args.contenders)
-    print(f"peers: {', '.join(budget.problems)}; seeds {list(budget.seeds)}; a budget of {budget.trials} trials x at most "
-          f"{budget.epochs} epochs ({budget.trials * budget.epochs} epochs); {os.cpu_count()} cores; "
-          f"each run in a fresh process, one at a time\n")
+    print(
+        f"peers: {', '.join(budget.problems)}; seeds {list(budget.seeds)}; "
+        f"a budget of {budget.trials} trials x at most "
+        f"{budget.epochs} epochs ({budget.trials * budget.epochs} epochs); {os.cpu_count()} cores; "
+        f"each run in a fresh process, one at a time\n"
+    )
     print("settings:")
     for contender in contenders:
         print(f"  {contender:<21} {settings(contender, budget)}")
-    print(f"  search space: filters {problem.FILTERS} log, units {problem.UNITS} log, lr {problem.LR} log, "
-          f"EarlyStopping.patience {problem.PATIENCES} (min_delta={problem.EARLY_STOPPING_MIN_DELTA}, restore_best_weights), "
-          f"ReduceLROnPlateau.factor {problem.FACTORS} (patience={problem.LR_PATIENCE}, min_lr={problem.MIN_LR}); "
-          f"monitor {problem.MONITOR}")
-    splits = (f"{name} trains on {problem.PROBLEMS[name]} images, validates on the other "
-              f"{problem.N_IMAGES - problem.PROBLEMS[name]}" for name in budget.problems)
+    print(
+        f"  search space: filters {problem.FILTERS} log, units {problem.UNITS} log, lr {problem.LR} log, "
+        f"EarlyStopping.patience {problem.PATIENCES} "
+        f"(min_delta={problem.EARLY_STOPPING_MIN_DELTA}, restore_best_weights), "
+        f"ReduceLROnPlateau.factor {problem.FACTORS} (patience={problem.LR_PATIENCE}, min_lr={problem.MIN_LR}); "
+        f"monitor {problem.MONITOR}"
+    )
+    splits = (
+        f"{name} trains on {problem.PROBLEMS[name]} images, validates on the other "
+        f"{problem.N_IMAGES - problem.PROBLEMS[name]}"
+        for name in budget.problems
+    )
     print(f"  problems: {'; '.join(splits)}\n", flush=True)
     started = time.time()
     with tempfile.TemporaryDirectory(prefix="sweeper-peers-") as scratch:

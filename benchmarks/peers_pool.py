@@ -24,8 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,18 +82,22 @@ def pooled_table(trials: pd.DataFrame, problem_name: str, targets: list[float]) 
     reference_epochs = np.median([run["epochs"].sum() for run in runs_of(trials, problem_name, REFERENCE)])
     limit = reference_epochs / 2
     rows = []
-    for contender in sorted(trials.loc[trials["problem"] == problem_name, "contender"].unique(),
-                            key=lambda c: (c != REFERENCE, c)):
+    for contender in sorted(
+        trials.loc[trials["problem"] == problem_name, "contender"].unique(), key=lambda c: (c != REFERENCE, c)
+    ):
         runs = runs_of(trials, problem_name, contender)
         row = [contender, str(len(runs)), fmt(np.median([run["value"].max() for run in runs]), 4)]
         for target in targets:
             spent = np.array([epochs_to(run, target) for run in runs])
-            row.append(f"{fmt(np.median(spent), 0)} ({np.isfinite(spent).sum()}/{len(runs)}, "
-                       f"{(spent <= limit).sum()} within)")
+            row.append(
+                f"{fmt(np.median(spent), 0)} ({np.isfinite(spent).sum()}/{len(runs)}, {(spent <= limit).sum()} within)"
+            )
         rows.append(row)
     head = ["contender", "runs", "median best", *[f"epochs to {t:.4f} (reached, within {limit:.0f})" for t in targets]]
-    return (f"\n### {problem_name}: epochs to common targets, medians over pooled runs "
-            f"(limit: half the reference's {reference_epochs:.0f} epochs = {limit:.0f})\n\n" + _markdown(head, rows))
+    return (
+        f"\n### {problem_name}: epochs to common targets, medians over pooled runs "
+        f"(limit: half the reference's {reference_epochs:.0f} epochs = {limit:.0f})\n\n" + _markdown(head, rows)
+    )
 
 
 def pruner_grid() -> dict[str, Callable[[], Any]]:
@@ -105,11 +110,13 @@ def pruner_grid() -> dict[str, Callable[[], Any]]:
         grid[f"median, warm-up {warmup}"] = lambda w=warmup: pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=w)
     grid["top quarter, warm-up 2"] = lambda: pruners.PercentilePruner(25.0, n_startup_trials=5, n_warmup_steps=2)
     for resource, factor in ((1, 2), (1, 4), (3, 2), (4, 4)):
-        grid[f"successive halving, min {resource}, factor {factor}"] = (
-            lambda r=resource, f=factor: pruners.SuccessiveHalvingPruner(min_resource=r, reduction_factor=f))
+        grid[f"successive halving, min {resource}, factor {factor}"] = lambda r=resource, f=factor: (
+            pruners.SuccessiveHalvingPruner(min_resource=r, reduction_factor=f)
+        )
     for resource, factor in ((1, 3), (1, 4), (3, 3), (4, 4)):
-        grid[f"Hyperband, min {resource}, factor {factor}"] = (
-            lambda r=resource, f=factor: pruners.HyperbandPruner(min_resource=r, max_resource=15, reduction_factor=f))
+        grid[f"Hyperband, min {resource}, factor {factor}"] = lambda r=resource, f=factor: pruners.HyperbandPruner(
+            min_resource=r, max_resource=15, reduction_factor=f
+        )
     return grid
 
 
@@ -120,8 +127,10 @@ def replay_table(trials: pd.DataFrame, problem_name: str, targets: list[float]) 
     times more winners per epoch than no pruning, on the same trials. A winner is a
     trial whose best reaches the target.
     """
-    curves = [[json.loads(c) for c in run.sort_values("number")["curve"].fillna("[]")]
-              for run in runs_of(trials, problem_name, REFERENCE)]
+    curves = [
+        [json.loads(c) for c in run.sort_values("number")["curve"].fillna("[]")]
+        for run in runs_of(trials, problem_name, REFERENCE)
+    ]
     full = sum(len(c) for run in curves for c in run)
     winners = [sum(bool(c) and max(c) >= t for run in curves for c in run) for t in targets]
     rows = []
@@ -129,11 +138,21 @@ def replay_table(trials: pd.DataFrame, problem_name: str, targets: list[float]) 
         replays = [replayed_trials(run, make()) for run in curves]  # once: the targets only count differently
         share = sum(replay_summary(replayed, 0.0)["epochs"] for replayed in replays) / full
         killed = [sum(replay_summary(replayed, t)["pruned that reach target"] for replayed in replays) for t in targets]
-        rows.append([name, fmt(share, 2),
-                     *[f"{k}/{w}, {fmt((1 - k / w) / share if w else np.nan, 2)}" for k, w in zip(killed, winners)]])
+        rows.append(
+            [
+                name,
+                fmt(share, 2),
+                *[
+                    f"{k}/{w}, {fmt((1 - k / w) / share if w else np.nan, 2)}"
+                    for k, w in zip(killed, winners, strict=False)
+                ],
+            ]
+        )
     head = ["pruner", "share of epochs", *[f"winners killed, efficiency at {t:.4f}" for t in targets]]
-    return (f"\n### {problem_name}: pruners replayed on {REFERENCE}'s curves ({len(curves)} runs, "
-            f"{sum(len(run) for run in curves)} trials)\n\n" + _markdown(head, rows))
+    return (
+        f"\n### {problem_name}: pruners replayed on {REFERENCE}'s curves ({len(curves)} runs, "
+        f"{sum(len(run) for run in curves)} trials)\n\n" + _markdown(head, rows)
+    )
 
 
 def parse_renames(values: list[str]) -> dict[tuple[str, str], str]:

@@ -44,7 +44,9 @@ study = sw.Study(
     seed=int(os.environ.get("PEERS_SEED", "0")),
     callbacks=[
         sw.EarlyStopping(
-            patience=sw.choice(*problem.PATIENCES), min_delta=problem.EARLY_STOPPING_MIN_DELTA, restore_best_weights=True
+            patience=sw.choice(*problem.PATIENCES),
+            min_delta=problem.EARLY_STOPPING_MIN_DELTA,
+            restore_best_weights=True,
         ),
         sw.ReduceLROnPlateau(factor=sw.choice(*problem.FACTORS), patience=problem.LR_PATIENCE, min_lr=problem.MIN_LR),
         # As a sweeper user runs it (studies/digits.py): best-only checkpoints and TensorBoard

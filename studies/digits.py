@@ -1,6 +1,6 @@
 """Quick start: an MLP on sklearn's digits, tuning the model and the callbacks, with median pruning.
 
-    sweeper run studies/digits.py --jobs 2
+sweeper run studies/digits.py --jobs 2
 """
 
 import keras
@@ -20,11 +20,13 @@ def build_model(trial):
     """A compiled keras.Model; model hyperparameters come from the optuna trial."""
     units = trial.suggest_int("units", 16, 256, log=True)
     lr = trial.suggest_float("lr", 1e-4, 3e-2, log=True)
-    model = keras.Sequential([
-        keras.Input((64,)),
-        keras.layers.Dense(units, activation="relu"),
-        keras.layers.Dense(10, activation="softmax"),
-    ])
+    model = keras.Sequential(
+        [
+            keras.Input((64,)),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(10, activation="softmax"),
+        ]
+    )
     model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
 

@@ -16,7 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 REPO = Path(__file__).resolve().parent.parent
 
-DIGITS_DATA = '''
+DIGITS_DATA = """
 import keras
 import optuna
 from sklearn.datasets import load_digits
@@ -36,7 +36,7 @@ def build_model(trial):
                               keras.layers.Dense(10, activation="softmax")])
     model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
     return model
-'''
+"""
 
 
 @pytest.fixture

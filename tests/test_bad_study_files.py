@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from conftest import sweep
 
 OK_FIELDS = "name='bad', data=load_data, model=build_model, monitor='val_accuracy', epochs=1, n_trials=1"
@@ -12,24 +11,52 @@ OK_FIELDS = "name='bad', data=load_data, model=build_model, monitor='val_accurac
 BAD_STUDY_FILES = [
     ("syntax_error", "study = sw.Study(name='x',\n    data=load_data model=build_model)\n", "syntax error"),
     ("no_study", "x = 1\n", "defines no sweeper.Study"),
-    ("two_studies", f"a = sw.Study({OK_FIELDS})\nb = sw.Study({OK_FIELDS.replace('bad', 'worse')})\n",
-     "defines 2 studies (a, b)"),
-    ("misspelt_callback_parameter", f"study = sw.Study({OK_FIELDS}, callbacks=[sw.EarlyStopping(patiense=3)])\n",
-     "unknown parameter 'patiense'"),
-    ("factor_of_one_among_choices",
-     f"study = sw.Study({OK_FIELDS}, callbacks=[sw.ReduceLROnPlateau(factor=sw.choice(0.5, 1.0))])\n", "factor"),
-    ("monitor_not_logged", f"study = sw.Study({OK_FIELDS.replace('val_accuracy', 'val_acc')})\n",
-     "did you mean 'val_accuracy'?"),
-    ("data_of_the_wrong_shape",
-     "def one_pair():\n    return load_data()[0]\n\n"
-     f"study = sw.Study({OK_FIELDS.replace('data=load_data', 'data=one_pair')})\n", "data()"),
-    ("epochs_zero", f"study = sw.Study({OK_FIELDS.replace('epochs=1', 'epochs=0')})\n", "epochs=0 must be a positive integer"),
-    ("n_trials_not_an_integer", f"study = sw.Study({OK_FIELDS.replace('n_trials=1', 'n_trials=2.5')})\n",
-     "n_trials=2.5 must be a positive integer"),
-    ("name_escaping_the_runs_dir", f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '../x')})\n",
-     "is not a plain name"),
-    ("absolute_name", f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '/abs')})\n",
-     "is not a plain name"),
+    (
+        "two_studies",
+        f"a = sw.Study({OK_FIELDS})\nb = sw.Study({OK_FIELDS.replace('bad', 'worse')})\n",
+        "defines 2 studies (a, b)",
+    ),
+    (
+        "misspelt_callback_parameter",
+        f"study = sw.Study({OK_FIELDS}, callbacks=[sw.EarlyStopping(patiense=3)])\n",
+        "unknown parameter 'patiense'",
+    ),
+    (
+        "factor_of_one_among_choices",
+        f"study = sw.Study({OK_FIELDS}, callbacks=[sw.ReduceLROnPlateau(factor=sw.choice(0.5, 1.0))])\n",
+        "factor",
+    ),
+    (
+        "monitor_not_logged",
+        f"study = sw.Study({OK_FIELDS.replace('val_accuracy', 'val_acc')})\n",
+        "did you mean 'val_accuracy'?",
+    ),
+    (
+        "data_of_the_wrong_shape",
+        "def one_pair():\n    return load_data()[0]\n\n"
+        f"study = sw.Study({OK_FIELDS.replace('data=load_data', 'data=one_pair')})\n",
+        "data()",
+    ),
+    (
+        "epochs_zero",
+        f"study = sw.Study({OK_FIELDS.replace('epochs=1', 'epochs=0')})\n",
+        "epochs=0 must be a positive integer",
+    ),
+    (
+        "n_trials_not_an_integer",
+        f"study = sw.Study({OK_FIELDS.replace('n_trials=1', 'n_trials=2.5')})\n",
+        "n_trials=2.5 must be a positive integer",
+    ),
+    (
+        "name_escaping_the_runs_dir",
+        f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '../x')})\n",
+        "is not a plain name",
+    ),
+    (
+        "absolute_name",
+        f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '/abs')})\n",
+        "is not a plain name",
+    ),
 ]
 
 
@@ -76,7 +103,9 @@ def test_non_python_file(tmp_path):
     assert_one_clear_line_and_nothing_written(result, tmp_path, "study.txt", "not a Python study file")
 
 
-@pytest.mark.parametrize("option, value", [("--jobs", "0"), ("--n-trials", "-1"), ("--retries", "-1"), ("--fail-fast", "-2")])
+@pytest.mark.parametrize(
+    "option, value", [("--jobs", "0"), ("--n-trials", "-1"), ("--retries", "-1"), ("--fail-fast", "-2")]
+)
 def test_bad_cli_numbers(tmp_path, write_study, option, value):
     path = write_study(f"study = sw.Study({OK_FIELDS})\n")
     result = sweep("run", str(path), option, value, cwd=tmp_path)

@@ -8,11 +8,11 @@ import numpy as np
 import optuna
 import pytest
 
-from sweeper._errors import MonitorNotFoundError
+from sweeper import MonitorNotFoundError
 from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
 from sweeper.callbacks._temp_files import TEMP_PREFIX
-from sweeper.callbacks._pruning import PruningBridge
 from sweeper.callbacks._trial_recorder import TrialRecorder
+from sweeper.search._pruning import PruningBridge
 
 
 @pytest.fixture
@@ -42,7 +42,11 @@ def test_recorder_keeps_the_best_epoch_not_the_last(model):
 
 def test_recorder_stops_at_once_when_the_loss_diverges(model):
     recorder = TrialRecorder("val_loss", "min")
-    drive(recorder, model, [{"loss": 1.0, "val_loss": 0.9}, {"loss": math.nan, "val_loss": 0.5}, {"loss": 1.0, "val_loss": 0.1}])
+    drive(
+        recorder,
+        model,
+        [{"loss": 1.0, "val_loss": 0.9}, {"loss": math.nan, "val_loss": 0.5}, {"loss": 1.0, "val_loss": 0.1}],
+    )
     assert model.stop_training and recorder.diverged_epoch == 1
     assert (recorder.best, recorder.epochs_run) == (0.9, 2)
 
@@ -91,7 +95,9 @@ def finished_trials(study, curves):
 
 
 def test_bridge_prunes_a_trial_below_the_median_by_stopping_training(model):
-    study = optuna.create_study(direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1))
+    study = optuna.create_study(
+        direction="maximize", pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+    )
     finished_trials(study, [[0.5, 0.7, 0.8, 0.9]] * 3)
     trial = study.ask()
     bridge = PruningBridge(trial, "val_accuracy", "max")
@@ -147,10 +153,20 @@ def test_checkpoint_writes_classic_hdf5_that_load_model_reads(model, tmp_path):
     np.testing.assert_allclose(loaded.predict(x, verbose=0), model.predict(x, verbose=0), rtol=1e-6)
 
 
-def test_checkpoint_weights_only(model, tmp_path):
+def test_checkpoint_weights_only_saves_the_best_epochs_weights(model, tmp_path):
     callback = checkpoint(tmp_path, filepath=str(tmp_path / "best.weights.h5"), save_weights_only=True)
-    drive(callback, model, [{"val_loss": 0.3}])
-    model.load_weights(tmp_path / "best.weights.h5")
+    callback.set_model(model)
+    callback.on_train_begin()
+    callback.on_epoch_end(0, {"val_loss": 0.3})
+    best = [w.copy() for w in model.get_weights()]
+    model.set_weights([w + 1.0 for w in best])  # a worse epoch's weights must not reach the file
+    callback.on_epoch_end(1, {"val_loss": 0.6})
+    callback.on_train_end()
+
+    fresh = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, activation="softmax")])
+    fresh.load_weights(tmp_path / "best.weights.h5")
+    assert all(np.array_equal(saved, kept) for saved, kept in zip(fresh.get_weights(), best, strict=True))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.weights.h5"]
 
 
 def test_checkpoint_is_atomic_and_sweeps_stale_temp_files(model, tmp_path, monkeypatch):

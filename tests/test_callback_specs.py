@@ -7,8 +7,8 @@ import optuna
 import pytest
 
 import sweeper as sw
-from sweeper._errors import StudyFileError
-from sweeper.callbacks import BuildContext, SweeperDeprecationWarning, TrialPaths
+from sweeper import StudyFileError, SweeperDeprecationWarning
+from sweeper.callbacks import BuildContext, TrialPaths
 from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
 
 

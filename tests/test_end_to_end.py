@@ -10,10 +10,8 @@ from pathlib import Path
 import keras
 import pandas as pd
 import pytest
-from click.testing import CliRunner
-
 from conftest import STUDY, sweep
-from sweeper.cli import main
+
 
 def test_run_exits_0_and_prints_the_best_trial(swept):
     _, _, result, _ = swept
@@ -37,8 +35,22 @@ def test_some_trials_were_pruned_and_some_completed(swept):
 
 def test_trials_csv_has_the_design_columns(swept):
     columns = set(swept[3].columns)
-    assert {"trial", "state", "value", "best_epoch", "epochs_run", "stop_reason", "lr_initial", "lr_final",
-            "lr_reductions", "duration_s", "checkpoint", "logdir", "params_lr", "params_EarlyStopping.patience"} <= columns
+    assert {
+        "trial",
+        "state",
+        "value",
+        "best_epoch",
+        "epochs_run",
+        "stop_reason",
+        "lr_initial",
+        "lr_final",
+        "lr_reductions",
+        "duration_s",
+        "checkpoint",
+        "logdir",
+        "params_lr",
+        "params_EarlyStopping.patience",
+    } <= columns
     assert len(swept[3]) == 8
 
 
@@ -93,8 +105,9 @@ def test_unknown_study_is_one_line_and_exit_2(tmp_path, command):
 
 def test_python_dash_m_sweeper_rejects_a_bad_study_without_writing(tmp_path, write_study):
     path = write_study("study = sw.Study(name='bad', data=load_data, model=build_model, monitor='val_acc')\n")
-    process = subprocess.run([sys.executable, "-m", "sweeper", "run", str(path)], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-m", "sweeper", "run", str(path)], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert process.returncode == 2, process.stderr
     error_lines = [line for line in process.stderr.splitlines() if line.startswith("error:")]
     assert len(error_lines) == 1 and "did you mean 'val_accuracy'?" in error_lines[0]
@@ -104,8 +117,14 @@ def test_python_dash_m_sweeper_rejects_a_bad_study_without_writing(tmp_path, wri
 def test_a_worker_that_outgrows_its_memory_budget_is_recycled_between_trials(tmp_path, write_study):
     path = write_study(STUDY.replace('name="e2e"', 'name="recycle"').replace("epochs=6", "epochs=2"))
     env = {**os.environ, "SWEEPER_WORKER_MEMORY_MB": "1"}
-    process = subprocess.run([sys.executable, "-m", "sweeper", "run", str(path), "--jobs", "1", "--n-trials", "3"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-m", "sweeper", "run", str(path), "--jobs", "1", "--n-trials", "3"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stderr
     trials = pd.read_csv(tmp_path / "reports" / "recycle" / "trials.csv")
     # One worker at a time, yet a fresh process after each trial; no trial lost to it.
@@ -115,8 +134,13 @@ def test_a_worker_that_outgrows_its_memory_budget_is_recycled_between_trials(tmp
 
 def test_an_epoch_budget_stops_starting_trials_once_it_is_spent(tmp_path, write_study):
     path = write_study(STUDY.replace('name="e2e"', 'name="budget"'))
-    process = subprocess.run([sys.executable, "-m", "sweeper", "run", str(path), "--jobs", "1", "--epoch-budget", "8"],
-                             cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    process = subprocess.run(
+        [sys.executable, "-m", "sweeper", "run", str(path), "--jobs", "1", "--epoch-budget", "8"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert process.returncode == 0, process.stderr
     assert "sweeping 8 trials or 8 epochs, whichever comes first," in process.stderr
     epochs = pd.read_csv(tmp_path / "reports" / "budget" / "trials.csv").sort_values("trial")["epochs_run"]
@@ -126,8 +150,10 @@ def test_an_epoch_budget_stops_starting_trials_once_it_is_spent(tmp_path, write_
 
 def test_the_driver_process_never_imports_tensorflow(tmp_path, write_study):
     path = write_study(STUDY.replace('name="e2e"', 'name="light"').replace("epochs=6", "epochs=1"))
-    code = (f"import sys, sweeper; result = sweeper.run({str(path)!r}, n_trials=1, progress=False); "
-            "print(result.n_results, 'tensorflow' in sys.modules, 'keras' in sys.modules)")
+    code = (
+        f"import sys, sweeper; result = sweeper.run({str(path)!r}, n_trials=1, progress=False); "
+        "print(result.n_results, 'tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
     process = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert process.returncode == 0, process.stderr
     assert process.stdout.split() == ["1", "False", "False"]
@@ -137,7 +163,7 @@ def test_the_driver_imports_the_report_libraries_while_the_last_trial_runs(tmp_p
     import optuna
 
     import sweeper
-    import sweeper._engine
+    import sweeper.api._run
 
     path = write_study(STUDY.replace('name="e2e"', 'name="tail"').replace("epochs=6", "epochs=2"))
     journal = tmp_path / "runs" / "tail" / "journal.log"
@@ -148,7 +174,7 @@ def test_the_driver_imports_the_report_libraries_while_the_last_trial_runs(tmp_p
         trials = optuna.load_study(study_name="tail", storage=storage).get_trials(deepcopy=False)
         states_at_tail.append(sorted(trial.state.name for trial in trials))
 
-    monkeypatch.setattr(sweeper._engine, "import_report_libraries", record_states)
+    monkeypatch.setattr(sweeper.api._run, "import_report_libraries", record_states)
     sweeper.run(path, jobs=2, n_trials=3, runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports", progress=False)
     # Called once: every trial asked, the last one still training on the other worker.
     assert len(states_at_tail) == 1

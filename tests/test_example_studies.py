@@ -2,10 +2,10 @@
 
 import pandas as pd
 import pytest
-
 from conftest import REPO, sweep
-from sweeper._algorithms import planned_trials
-from sweeper._loader import load_study_file
+
+from sweeper.search._samplers import planned_trials
+from sweeper.study._loader import load_study_file
 
 
 @pytest.mark.parametrize("name", ["digits.py", "patience_factor.py"])

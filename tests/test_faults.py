@@ -13,10 +13,10 @@ import keras
 import optuna
 import pandas as pd
 import pytest
-
 from conftest import sweep
-from sweeper._storage import open_storage
+
 from sweeper.callbacks._temp_files import TEMP_PREFIX
+from sweeper.storage._open import open_storage
 
 KILLS_ITS_WORKER = """
 import os
@@ -86,9 +86,13 @@ def start_sweep(path: Path, cwd: Path, *args: str) -> subprocess.Popen:
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         with open(cwd / SWEEP_STDERR, "w") as stderr:
-            return subprocess.Popen([sys.executable, "-m", "sweeper", "run", str(path), *args], cwd=cwd,
-                                    stdout=subprocess.DEVNULL, stderr=stderr,
-                                    env={**os.environ, "PYTHONFAULTHANDLER": "1"})
+            return subprocess.Popen(
+                [sys.executable, "-m", "sweeper", "run", str(path), *args],
+                cwd=cwd,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                env={**os.environ, "PYTHONFAULTHANDLER": "1"},
+            )
     finally:
         signal.signal(signal.SIGINT, previous)
 
@@ -117,8 +121,12 @@ def wait_until_trials_run(root: Path, name: str, count: int, timeout: float = 12
     raise AssertionError(f"{count} trials never started running")
 
 
-@pytest.mark.parametrize("signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_stops_the_sweep_in_seconds_and_the_same_command_resumes(tmp_path, write_study, signal_number, exit_code):
+@pytest.mark.parametrize(
+    "signal_number, exit_code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["SIGINT", "SIGTERM"]
+)
+def test_a_signal_stops_the_sweep_in_seconds_and_the_same_command_resumes(
+    tmp_path, write_study, signal_number, exit_code
+):
     path = write_study(SLOW_STUDY)
     process = start_sweep(path, tmp_path, "--jobs", "2", "--n-trials", "2")
     wait_until_trials_run(tmp_path, "slow", 2)

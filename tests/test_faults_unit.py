@@ -9,9 +9,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from sweeper._faults import FailFast, SweepAborted, fail_trial, recover_abandoned_trials
-from sweeper._outcome import StopReason, TrialOutcome, count_results
-from sweeper._storage import open_storage
+from sweeper import SweepAborted
+from sweeper.execution._faults import FailFast, fail_trial, recover_abandoned_trials
+from sweeper.storage._open import open_storage
+from sweeper.trial._outcome import StopReason, TrialOutcome, count_results
 
 
 @pytest.fixture
@@ -64,24 +65,37 @@ def test_fail_fast_stops_after_k_failures_with_the_first_message():
         rule.check()
 
 
-@pytest.mark.parametrize("other", [outcome(0, "COMPLETE", "max_epochs"), outcome(0, "PRUNED", "pruned"),
-                                   outcome(0, "FAIL", "nan")])
+@pytest.mark.parametrize(
+    "other", [outcome(0, "COMPLETE", "max_epochs"), outcome(0, "PRUNED", "pruned"), outcome(0, "FAIL", "nan")]
+)
 def test_fail_fast_never_stops_a_sweep_that_produced_a_result(other):
-    rule = FailFast(2)
-    rule.record(other)
+    with_result, without = FailFast(2), FailFast(2)
+    with_result.record(other)
     for number in range(1, 6):
-        rule.record(outcome(number))
-    rule.check()
+        with_result.record(outcome(number))
+        without.record(outcome(number))
+    with pytest.raises(SweepAborted, match="Trial 1 failed first"):
+        without.check()
+    with_result.check()  # the same five failures, after one result: the study can work
+    assert (with_result.successes, with_result.failures) == (1, 5)
 
 
-def test_fail_fast_ignores_interrupted_trials_and_can_be_turned_off():
+def test_fail_fast_ignores_interrupted_trials():
     rule = FailFast(1)
     rule.record(outcome(0, reason="interrupted"))
     rule.check()
+    assert (rule.successes, rule.failures) == (0, 0)  # neither a result nor a failure
+    rule.record(outcome(1))
+    with pytest.raises(SweepAborted, match="Trial 1 failed first"):
+        rule.check()
+
+
+def test_fail_fast_none_counts_failures_but_never_stops():
     off = FailFast(None)
     for number in range(10):
         off.record(outcome(number))
     off.check()
+    assert off.failures == 10 and off.first_failure.number == 0
 
 
 def ask_and_tell(storage_url: str, study_name: str, trials: int) -> None:
@@ -125,7 +139,7 @@ def _reap_as_optuna_does(study, trial):
 
 def test_the_retry_of_a_reaped_trial_is_never_surplus(study):
     # Imported here: this module is imported by the spawned storage workers above, and the loop imports TF.
-    from sweeper._worker_loop import _surplus
+    from sweeper.execution._worker_loop import _surplus
 
     # Trials 0, 2, 3 fill three of four slots; trial 1's worker died and Optuna queued its retry as trial 4.
     trials = [study.ask() for _ in range(4)]

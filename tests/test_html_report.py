@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sweeper.reports import _figures
+from sweeper.reports import figures
 from sweeper.reports._html import render_html
 from sweeper.reports._report import Report
 from sweeper.reports._settings import settings_frame
@@ -20,39 +20,63 @@ PATIENCE, FACTOR = "params_EarlyStopping.patience", "params_ReduceLROnPlateau.fa
 MALICIOUS = "<script>alert('x')</script>"
 
 
-def trial_row(trial: int, state: str, value: float | None, best_epoch: int | None, epochs_run: int | None,
-              **params: object) -> dict:
+def trial_row(
+    trial: int, state: str, value: float | None, best_epoch: int | None, epochs_run: int | None, **params: object
+) -> dict:
     stop = {"COMPLETE": "early_stopping", "PRUNED": "pruned", "FAIL": "error", "RUNNING": None}[state]
     return {
-        "trial": trial, "state": state, "value": value, "best_epoch": best_epoch, "epochs_run": epochs_run,
-        "stop_reason": stop, "lr_initial": 1e-3, "lr_final": 1e-4, "lr_reductions": 1, "duration_s": 3.0,
-        "checkpoint": f"/runs/demo/trials/{trial}/checkpoints/best.keras", "logdir": f"/runs/demo/trials/{trial}/tb",
+        "trial": trial,
+        "state": state,
+        "value": value,
+        "best_epoch": best_epoch,
+        "epochs_run": epochs_run,
+        "stop_reason": stop,
+        "lr_initial": 1e-3,
+        "lr_final": 1e-4,
+        "lr_reductions": 1,
+        "duration_s": 3.0,
+        "checkpoint": f"/runs/demo/trials/{trial}/checkpoints/best.keras",
+        "logdir": f"/runs/demo/trials/{trial}/tb",
         **{f"params_{name}": value for name, value in params.items()},
-        "repeat": 0, "seed": 0, "error": None,
+        "repeat": 0,
+        "seed": 0,
+        "error": None,
     }
 
 
 def callback_trials() -> pd.DataFrame:
     settings = {PATIENCE.removeprefix("params_"): 3, FACTOR.removeprefix("params_"): 0.5, "units": 32}
-    return pd.DataFrame([
-        trial_row(0, "COMPLETE", 0.90, 4, 8, **settings),
-        trial_row(1, "COMPLETE", 0.95, 6, 10, **{**settings, "EarlyStopping.patience": 10}),
-        trial_row(2, "PRUNED", 0.50, 1, 3, **{**settings, "ReduceLROnPlateau.factor": 0.1}),
-        trial_row(3, "COMPLETE", 0.92, 5, 9, **{**settings, "ReduceLROnPlateau.factor": 0.1}),
-    ])
+    return pd.DataFrame(
+        [
+            trial_row(0, "COMPLETE", 0.90, 4, 8, **settings),
+            trial_row(1, "COMPLETE", 0.95, 6, 10, **{**settings, "EarlyStopping.patience": 10}),
+            trial_row(2, "PRUNED", 0.50, 1, 3, **{**settings, "ReduceLROnPlateau.factor": 0.1}),
+            trial_row(3, "COMPLETE", 0.92, 5, 9, **{**settings, "ReduceLROnPlateau.factor": 0.1}),
+        ]
+    )
 
 
 def epochs_for(trials: pd.DataFrame, monitor: str = "val_accuracy") -> pd.DataFrame:
-    rows = [{"trial": t, "epoch": e, monitor: v * (e + 1) / n, "loss": 1.0 / (e + 1)}
-            for t, v, n in trials[["trial", "value", "epochs_run"]].dropna().itertuples(index=False)
-            for e in range(int(n))]
+    rows = [
+        {"trial": t, "epoch": e, monitor: v * (e + 1) / n, "loss": 1.0 / (e + 1)}
+        for t, v, n in trials[["trial", "value", "epochs_run"]].dropna().itertuples(index=False)
+        for e in range(int(n))
+    ]
     return pd.DataFrame(rows)
 
 
-def make_report(trials: pd.DataFrame, epochs: pd.DataFrame | None = None, mode: str = "max",
-                importances: dict[str, float] | None = None, name: str = "demo") -> Report:
+def make_report(
+    trials: pd.DataFrame,
+    epochs: pd.DataFrame | None = None,
+    mode: str = "max",
+    importances: dict[str, float] | None = None,
+    name: str = "demo",
+) -> Report:
     return Report(
-        study_name=name, monitor="val_accuracy", mode=mode, trials=trials,
+        study_name=name,
+        monitor="val_accuracy",
+        mode=mode,
+        trials=trials,
         epochs=epochs_for(trials) if epochs is None else epochs,
         settings=settings_frame(trials, mode),
         importances={"units": 0.7, "EarlyStopping.patience": 0.3} if importances is None else importances,
@@ -94,10 +118,12 @@ def test_user_controlled_text_is_escaped():
 
 
 def test_all_failed_study_without_epochs_renders_notes_and_tracebacks():
-    trials = pd.DataFrame([
-        {**trial_row(i, "FAIL", None, None, None, units=32), "error": f"Traceback\nRuntimeError: boom {i}"}
-        for i in range(3)
-    ])
+    trials = pd.DataFrame(
+        [
+            {**trial_row(i, "FAIL", None, None, None, units=32), "error": f"Traceback\nRuntimeError: boom {i}"}
+            for i in range(3)
+        ]
+    )
     html = render_html(make_report(trials, epochs=pd.DataFrame(columns=["trial", "epoch"]), importances={}))
     assert html.count(IMG) == 1  # only the learning curves' "no TensorBoard data" figure
     assert "No trial completed" in html
@@ -112,29 +138,30 @@ def test_without_callback_settings_the_heat_map_is_replaced_by_a_note():
 
 
 def test_running_trials_with_nan_values_render():
-    trials = pd.concat([callback_trials(), pd.DataFrame([trial_row(4, "RUNNING", np.nan, np.nan, np.nan, units=8)])],
-                       ignore_index=True)
+    trials = pd.concat(
+        [callback_trials(), pd.DataFrame([trial_row(4, "RUNNING", np.nan, np.nan, np.nan, units=8)])], ignore_index=True
+    )
     html = render_html(make_report(trials))
     assert "1 trial(s) still running" in html and "RUNNING 1" in html
 
 
 def test_learning_curves_mark_pruned_trials_where_they_were_cut():
     trials = callback_trials()
-    figure = _figures.learning_curves(trials, epochs_for(trials), "val_accuracy")
+    figure = figures.learning_curves(trials, epochs_for(trials), "val_accuracy")
     ax = figure.axes[0]
-    [pruned] = [line for line in ax.get_lines() if line.get_label() == _figures.PRUNED_LABEL]
+    [pruned] = [line for line in ax.get_lines() if line.get_label() == figures.PRUNED_LABEL]
     assert pruned.get_marker() == "x" and list(pruned.get_xdata()) == [2]  # trial 2 ran 3 epochs
     labels = [text.get_text() for text in ax.get_legend().get_texts()]
-    assert {"COMPLETE (3)", "PRUNED (1)", _figures.PRUNED_LABEL, _figures.BEST_EPOCH_LABEL} <= set(labels)
+    assert {"COMPLETE (3)", "PRUNED (1)", figures.PRUNED_LABEL, figures.BEST_EPOCH_LABEL} <= set(labels)
 
 
 def test_learning_curves_without_the_monitor_say_so():
-    figure = _figures.learning_curves(callback_trials(), pd.DataFrame(columns=["trial", "epoch"]), "val_accuracy")
+    figure = figures.learning_curves(callback_trials(), pd.DataFrame(columns=["trial", "epoch"]), "val_accuracy")
     assert [text.get_text() for text in figure.texts] == ["no TensorBoard data for val_accuracy"]
 
 
 def test_heat_map_uses_patience_and_factor_and_brightens_the_better_values():
-    figure = _figures.patience_factor_heatmap(callback_trials(), "min")
+    figure = figures.patience_factor_heatmap(callback_trials(), "min")
     ax = figure.axes[0]
     assert (ax.get_ylabel(), ax.get_xlabel()) == ("EarlyStopping.patience", "ReduceLROnPlateau.factor")
     assert ax.images[0].get_cmap().name == "viridis_r"  # lower is better, so lower is brighter
@@ -143,13 +170,13 @@ def test_heat_map_uses_patience_and_factor_and_brightens_the_better_values():
 
 def test_heat_map_falls_back_to_two_other_callback_params_or_none():
     other = callback_trials().rename(columns={FACTOR: "params_ReduceLROnPlateau.patience"})
-    figure = _figures.patience_factor_heatmap(other, "max")
+    figure = figures.patience_factor_heatmap(other, "max")
     assert figure.axes[0].get_xlabel() == "ReduceLROnPlateau.patience"
-    assert _figures.patience_factor_heatmap(callback_trials().drop(columns=[FACTOR]), "max") is None
+    assert figures.patience_factor_heatmap(callback_trials().drop(columns=[FACTOR]), "max") is None
 
 
 def test_value_vs_epochs_labels_each_setting_and_empty_importances_give_none():
-    figure = _figures.value_vs_epochs(callback_trials(), "max", "val_accuracy")
+    figure = figures.value_vs_epochs(callback_trials(), "max", "val_accuracy")
     annotations = {text.get_text() for text in figure.axes[0].texts}
     assert {"3 / 0.5", "10 / 0.5", "3 / 0.1", "best #1"} <= annotations
-    assert _figures.importances_bar({}) is None
+    assert figures.importances_bar({}) is None

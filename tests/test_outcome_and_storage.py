@@ -1,20 +1,20 @@
 import numpy as np
-import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
-from sweeper._data import study_data
-from sweeper._direction import check_monitor, is_better, resolve_mode
-from sweeper._errors import MonitorNotFoundError, StudyFileError
-from sweeper._outcome import count_results, counts_as_result, epoch_budget_spent, epochs_trained
-from sweeper._storage import redact
+from sweeper import MonitorNotFoundError, StudyFileError
+from sweeper.storage._redact import redact
+from sweeper.study._data import study_data
+from sweeper.study._direction import check_monitor, is_better, resolve_mode
+from sweeper.trial._outcome import count_results, counts_as_result, epoch_budget_spent, epochs_trained
 
 
 def trial(state, stop_reason=None):
     attrs = {} if stop_reason is None else {"stop_reason": stop_reason}
     value = 0.5 if state == TrialState.COMPLETE else None
-    return create_trial(state=state, value=value, user_attrs=attrs,
-                        intermediate_values={0: 0.1} if state == TrialState.PRUNED else None)
+    return create_trial(
+        state=state, value=value, user_attrs=attrs, intermediate_values={0: 0.1} if state == TrialState.PRUNED else None
+    )
 
 
 def test_results_are_complete_pruned_and_failures_of_the_trial_itself():
@@ -35,7 +35,9 @@ def test_results_are_complete_pruned_and_failures_of_the_trial_itself():
 def test_epochs_trained_counts_finished_trials_by_epochs_run_and_running_ones_by_their_reports():
     trials = [
         create_trial(state=TrialState.COMPLETE, value=0.9, user_attrs={"epochs_run": 12}),
-        create_trial(state=TrialState.PRUNED, user_attrs={"epochs_run": 3}, intermediate_values={0: 0.1, 1: 0.2, 2: 0.2}),
+        create_trial(
+            state=TrialState.PRUNED, user_attrs={"epochs_run": 3}, intermediate_values={0: 0.1, 1: 0.2, 2: 0.2}
+        ),
         create_trial(state=TrialState.RUNNING, intermediate_values={0: 0.3, 1: 0.4}),  # 2 epochs so far
         create_trial(state=TrialState.WAITING),
     ]
@@ -48,7 +50,10 @@ def test_epochs_trained_counts_finished_trials_by_epochs_run_and_running_ones_by
     "text, expected",
     [
         ("postgresql://alice:s3cret@db:5432/optuna", "postgresql://alice:***@db:5432/optuna"),
-        ("could not connect to mysql+pymysql://u:p%40ss@h/db: refused", "could not connect to mysql+pymysql://u:***@h/db: refused"),
+        (
+            "could not connect to mysql+pymysql://u:p%40ss@h/db: refused",
+            "could not connect to mysql+pymysql://u:***@h/db: refused",
+        ),
         ("sqlite:///runs/x.db", "sqlite:///runs/x.db"),
         ("/abs/runs/digits/journal.log", "/abs/runs/digits/journal.log"),
     ],

@@ -19,11 +19,19 @@ from peers import replay_pruner, replay_summary, replayed_trials  # noqa: E402
 
 def _run(contender: str, seed: int, values: list[float], epochs: list[int]) -> pd.DataFrame:
     """One scripted run: trials finishing one second apart, in the order given."""
-    return pd.DataFrame({
-        "number": range(len(values)), "state": "COMPLETE", "value": values, "epochs": epochs,
-        "t_end": np.arange(1.0, len(values) + 1), "problem": "digits-300", "contender": contender, "seed": seed,
-        "curve": [json.dumps([v] * e) for v, e in zip(values, epochs)],
-    })
+    return pd.DataFrame(
+        {
+            "number": range(len(values)),
+            "state": "COMPLETE",
+            "value": values,
+            "epochs": epochs,
+            "t_end": np.arange(1.0, len(values) + 1),
+            "problem": "digits-300",
+            "contender": contender,
+            "seed": seed,
+            "curve": [json.dumps([v] * e) for v, e in zip(values, epochs, strict=False)],
+        }
+    )
 
 
 @pytest.fixture
@@ -31,14 +39,18 @@ def two_dirs(tmp_path: Path) -> list[Path]:
     first, second = tmp_path / "a", tmp_path / "b"
     for directory in (first, second):
         directory.mkdir()
-    pd.concat([
-        _run("sweeper-none", 0, [0.90, 0.95, 0.97], [10, 10, 10]),
-        _run("sweeper-median", 0, [0.96, 0.97], [5, 5]),
-    ]).to_csv(first / "peers_trials.csv", index=False)
-    pd.concat([
-        _run("sweeper-none", 0, [0.91, 0.93, 0.96], [10, 10, 10]),
-        _run("sweeper-median", 0, [0.92, 0.94], [5, 5]),
-    ]).to_csv(second / "peers_trials.csv", index=False)
+    pd.concat(
+        [
+            _run("sweeper-none", 0, [0.90, 0.95, 0.97], [10, 10, 10]),
+            _run("sweeper-median", 0, [0.96, 0.97], [5, 5]),
+        ]
+    ).to_csv(first / "peers_trials.csv", index=False)
+    pd.concat(
+        [
+            _run("sweeper-none", 0, [0.91, 0.93, 0.96], [10, 10, 10]),
+            _run("sweeper-median", 0, [0.92, 0.94], [5, 5]),
+        ]
+    ).to_csv(second / "peers_trials.csv", index=False)
     return [first, second]
 
 

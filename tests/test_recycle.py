@@ -9,15 +9,20 @@ from dataclasses import dataclass
 
 import psutil
 
-from sweeper._pool import WorkerPool
-from sweeper._recycle import Recycle, WorkerMemory
+from sweeper.backends.local._pool import WorkerPool
+from sweeper.backends.local._recycle import Recycle, WorkerMemory
 
 
 def test_growth_counts_from_the_first_trial_and_a_replacement_is_prepared_two_trials_ahead():
     memory = WorkerMemory(budget_mb=10)
     # The first trial's RSS is the reference, however large; then 2, 4, 7 MB (7/3 per trial: 7 + 2*7/3 > 10).
     assert [memory.after_trial(rss) for rss in (700, 702, 704, 707, 711)] == [
-        Recycle.KEEP, Recycle.KEEP, Recycle.KEEP, Recycle.PREPARE, Recycle.REPLACE]
+        Recycle.KEEP,
+        Recycle.KEEP,
+        Recycle.KEEP,
+        Recycle.PREPARE,
+        Recycle.REPLACE,
+    ]
 
 
 def test_a_worker_that_shrinks_or_stays_flat_is_kept():
@@ -32,39 +37,66 @@ class Reported:
 
 
 def report_rss(rss_mb: float) -> Reported:
-    """A task that claims an RSS, as a trial reports its worker's; slow enough for a spare to spawn."""
-    time.sleep(1.0)
+    """A task that claims an RSS, as a trial reports its worker's."""
     return Reported(os.getpid(), rss_mb)
 
 
+def loky_workers() -> set[int]:
+    """Pids of this process's live loky worker processes (a slot's worker and any spare)."""
+    pids = set()
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if child.status() != psutil.STATUS_ZOMBIE and "popen_loky" in " ".join(child.cmdline()):
+                pids.add(child.pid)
+        except psutil.Error:
+            continue  # ended while we looked
+    return pids
+
+
+def is_dead(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def wait_until(condition, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def test_the_replacement_of_a_growing_worker_starts_before_it_retires():
+    before = loky_workers()  # warm workers other tests' sweeps keep in this process
     pool = WorkerPool(jobs=1, memory_budget_mb=10)
     try:
         first = pool.result(pool.submit(report_rss, 100.0))  # the reference
         second = pool.result(pool.submit(report_rss, 104.0))  # two more such trials would cross: prepare
-        third = pool.result(pool.submit(report_rss, 111.0))  # crossed: retire
-        retired_at = time.time()
+        third = pool.submit(report_rss, 111.0)  # the slot's next task: its spare starts beside it
+        # loky starts an executor's process inside submit(), so the spare is up already.
+        spares = loky_workers() - before - {first.pid}
+        pool.result(third)  # crossed: the old worker retires
         fourth = pool.result(pool.submit(report_rss, 100.0))
-        fourth_started_at = psutil.Process(fourth.pid).create_time()  # before kill() reaps it
     finally:
         pool.kill()
-    assert first.pid == second.pid == third.pid != fourth.pid
-    # The slot's new worker had been running since before the old one retired: no cold start.
-    assert fourth_started_at < retired_at
+    assert first.pid == second.pid
+    # The slot's new worker is the spare that was running before the old one retired: no cold start.
+    assert spares == {fourth.pid}, (spares, fourth.pid)
 
 
 def test_no_replacement_starts_when_no_task_follows_the_decision():
     """A sweep's last trial may cross the line: its spare would only slow the reports and the exit."""
+    before = loky_workers()
     pool = WorkerPool(jobs=1, memory_budget_mb=10)
     try:
         first = pool.result(pool.submit(report_rss, 100.0))
         pool.result(pool.submit(report_rss, 104.0))  # prepare: but nothing more is submitted
-        time.sleep(1.0)  # room for a spare to spawn, if one had been started
-        others = [child for child in psutil.Process().children(recursive=True) if child.pid != first.pid]
-        spares = [" ".join(child.cmdline()) for child in others if "popen_loky" in " ".join(child.cmdline())]
+        # A spare would have started inside submit() or result() (see the test above): none is up.
+        spares = loky_workers() - before - {first.pid}
     finally:
         pool.kill()
-    assert spares == [], spares
+    assert spares == set(), spares
 
 
 def test_a_worker_killed_while_idle_is_replaced_on_the_next_submit():
@@ -72,7 +104,8 @@ def test_a_worker_killed_while_idle_is_replaced_on_the_next_submit():
     try:
         idle = pool.result(pool.submit(report_rss, 100.0))
         os.kill(idle.pid, signal.SIGKILL)  # between trials: no task of ours was running
-        time.sleep(2.0)  # loky's manager thread notices and marks the executor broken
+        wait_until(lambda: is_dead(idle.pid))  # SIGKILL lands asynchronously
+        # Submitted at once, before loky's own manager thread may have noticed the death.
         fresh = pool.result(pool.submit(report_rss, 100.0))
     finally:
         pool.kill()

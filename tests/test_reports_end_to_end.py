@@ -5,11 +5,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import sweep
 from tbparse import SummaryReader
 from tensorboard.backend.event_processing.event_file_loader import EventFileLoader
 
 import sweeper as sw
-from conftest import sweep
 
 
 @pytest.fixture(scope="module")

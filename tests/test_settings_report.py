@@ -17,8 +17,19 @@ def trials_table() -> pd.DataFrame:
         (10, 0.5, "COMPLETE", 0.96, 9, 20),
     ]
     return pd.DataFrame(
-        [{"trial": i, "params_EarlyStopping.patience": p, "params_ReduceLROnPlateau.factor": f, "params_units": 32,
-          "state": s, "value": v, "best_epoch": b, "epochs_run": e} for i, (p, f, s, v, b, e) in enumerate(rows)]
+        [
+            {
+                "trial": i,
+                "params_EarlyStopping.patience": p,
+                "params_ReduceLROnPlateau.factor": f,
+                "params_units": 32,
+                "state": s,
+                "value": v,
+                "best_epoch": b,
+                "epochs_run": e,
+            }
+            for i, (p, f, s, v, b, e) in enumerate(rows)
+        ]
     )
 
 
@@ -34,7 +45,11 @@ def test_one_row_per_callback_setting_with_counts_values_and_wasted_epochs():
     assert row["epochs_mean"] == pytest.approx(7.0)
     assert row["wasted_epochs_mean"] == pytest.approx((3 + 3 + 1) / 3)
     slow = table.loc[(10, 0.1)]
-    assert (slow["failed"], slow["value_mean"], slow["wasted_epochs_mean"]) == (1, pytest.approx(0.91), pytest.approx(10.0))
+    assert (slow["failed"], slow["value_mean"], slow["wasted_epochs_mean"]) == (
+        1,
+        pytest.approx(0.91),
+        pytest.approx(10.0),
+    )
 
 
 def test_minimised_monitor_orders_and_picks_the_lowest():
@@ -45,7 +60,10 @@ def test_minimised_monitor_orders_and_picks_the_lowest():
 
 
 def test_only_callback_params_define_a_setting():
-    assert callback_setting_columns(trials_table()) == ["params_EarlyStopping.patience", "params_ReduceLROnPlateau.factor"]
+    assert callback_setting_columns(trials_table()) == [
+        "params_EarlyStopping.patience",
+        "params_ReduceLROnPlateau.factor",
+    ]
     plain = trials_table().drop(columns=["params_EarlyStopping.patience", "params_ReduceLROnPlateau.factor"])
     table = settings_frame(plain, "max")
     assert list(table.index) == ["all"] and table.loc["all", "trials"] == 6

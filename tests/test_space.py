@@ -3,7 +3,7 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 import sweeper as sw
-from sweeper._space import candidate_values, grid_values, is_search_space, suggest, to_distribution
+from sweeper.study._space import candidate_values, grid_values, is_search_space, suggest, to_distribution
 
 
 def test_spaces_map_to_optuna_distributions():

@@ -3,8 +3,8 @@
 import pytest
 
 import sweeper as sw
-from sweeper._errors import StudyFileError
-from sweeper._loader import load_study_file
+from sweeper import StudyFileError
+from sweeper.study._loader import load_study_file
 
 VALID = """
 study = sw.Study(name="ok", data=load_data, model=build_model, monitor="val_accuracy",
@@ -44,8 +44,10 @@ def test_no_study_and_two_studies(write_study):
 
 
 def test_misspelt_callback_parameter_names_line_and_valid_parameters(write_study):
-    path = write_study("study = sw.Study(name='x', data=load_data, model=build_model,\n"
-                       "    callbacks=[sw.ReduceLROnPlateau(factr=0.5)])\n")
+    path = write_study(
+        "study = sw.Study(name='x', data=load_data, model=build_model,\n"
+        "    callbacks=[sw.ReduceLROnPlateau(factr=0.5)])\n"
+    )
     message = error_of(path)
     lines = path.read_text().splitlines()
     line = next(i for i, text in enumerate(lines, 1) if "factr" in text)

@@ -19,8 +19,13 @@ def free_port() -> int:
 def test_tensorboard_serves_the_trials_with_the_hparams_dashboard_on_localhost(swept):
     root = swept[0]
     port = free_port()
-    server = subprocess.Popen([sys.executable, "-m", "sweeper", "tensorboard", "e2e", "--port", str(port)],
-                              cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sweeper", "tensorboard", "e2e", "--port", str(port)],
+        cwd=root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         plugins = None
         deadline = time.monotonic() + 90

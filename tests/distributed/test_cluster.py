@@ -24,7 +24,7 @@ pytest_plugins = ["server_fixtures"]  # postgres_url, dask_scheduler
 REPO = Path(__file__).resolve().parents[2]
 FAST_HEARTBEAT = {"SWEEPER_HEARTBEAT_S": "1", "SWEEPER_GRACE_PERIOD_S": "4"}
 
-STUDY = '''
+STUDY = """
 import os
 import signal
 
@@ -53,7 +53,7 @@ def build_model(trial):
 study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accuracy", epochs=EPOCHS,
                  batch_size=64, n_trials=N_TRIALS, pruner=None, seed=0,
                  callbacks=[sw.ModelCheckpoint(), sw.TensorBoard()])
-'''
+"""
 
 
 def write_study(folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None) -> tuple[Path, str]:
@@ -66,8 +66,9 @@ def write_study(folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | 
 
 def sweeper(*args: str, cwd: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, **FAST_HEARTBEAT, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run([sys.executable, "-m", "sweeper", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "sweeper", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def stored_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
@@ -76,8 +77,19 @@ def stored_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
 
 def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres_url, dask_scheduler):
     path, name = write_study(tmp_path, n_trials=6, epochs=8)
-    run = sweeper("run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url,
-                  "--runs-dir", str(tmp_path / "shared-runs"), cwd=tmp_path)
+    run = sweeper(
+        "run",
+        str(path),
+        "--backend",
+        "dask",
+        "--scheduler",
+        dask_scheduler,
+        "--storage",
+        postgres_url,
+        "--runs-dir",
+        str(tmp_path / "shared-runs"),
+        cwd=tmp_path,
+    )
     assert run.returncode == 0, run.stderr
     trials = pd.read_csv(tmp_path / "reports" / name / "trials.csv")
     assert len(trials) == 6 and set(trials["state"]) == {"COMPLETE"}
@@ -93,8 +105,9 @@ def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres
 
 def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, dask_scheduler):
     path, name = write_study(tmp_path, n_trials=4, epochs=3, kill_trial=1)
-    run = sweeper("run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url,
-                  cwd=tmp_path)
+    run = sweeper(
+        "run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url, cwd=tmp_path
+    )
     assert run.returncode == 0, run.stderr
     trials = stored_trials(postgres_url, name)
     assert not [t for t in trials if t.state.name == "RUNNING"]
@@ -114,8 +127,10 @@ def test_two_sweeper_workers_join_one_study(tmp_path, postgres_url):
     path, name = write_study(tmp_path, n_trials=6, epochs=8)
     env = {**os.environ, **FAST_HEARTBEAT, "TF_CPP_MIN_LOG_LEVEL": "3"}
     command = [sys.executable, "-m", "sweeper", "worker", str(path), "--storage", postgres_url]
-    workers = [subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-               for _ in range(2)]
+    workers = [
+        subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outputs = [worker.communicate(timeout=300) for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
     trials = stored_trials(postgres_url, name)

@@ -16,7 +16,7 @@ optuna = pytest.importorskip("optuna")
 pytest.importorskip("distributed")
 
 # Importable because pytest puts this folder on sys.path (no __init__.py: 'prepend' mode).
-import dask_tasks
+import dask_tasks  # noqa: E402
 
 pytest_plugins = ["server_fixtures"]  # postgres_url, dask_scheduler
 
@@ -39,8 +39,7 @@ def test_trials_run_on_two_dask_workers_against_postgresql(postgres_url, dask_sc
                 warnings.simplefilter("ignore", UserWarning)
                 trial_ids = [study.ask()._trial_id for _ in range(N_TRIALS)]
             futures = [
-                client.submit(dask_tasks.run_trial, postgres_url, name, trial_id, pure=False)
-                for trial_id in trial_ids
+                client.submit(dask_tasks.run_trial, postgres_url, name, trial_id, pure=False) for trial_id in trial_ids
             ]
             _, not_done = wait(futures, timeout=30)
             assert not not_done, "trials still running after 30 s"

@@ -1,0 +1,71 @@
+"""``sweeper.worker``: this process joins a shared study as one more worker, from any machine."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sweeper.execution._open_study import open_or_create_study
+from sweeper.execution._options import positive_option, whole_number_option
+from sweeper.search._samplers import make_sampler
+from sweeper.storage._open import open_storage
+from sweeper.storage._redact import redact
+from sweeper.study._loader import check_study_file
+from sweeper.trial._config import SweepConfig
+from sweeper.trial._context import worker_context
+
+
+def worker(
+    study_file: str | os.PathLike[str],
+    *,
+    storage: str,
+    runs_dir: str | os.PathLike[str] = "runs",
+    n_trials: int | None = None,
+    retries: int | None = None,
+    epoch_budget: int | None = None,
+) -> int:
+    """Joins the study as one more worker, in this process, until it holds ``n_trials`` results.
+
+    What ``sweeper worker`` runs. This process imports TensorFlow and runs the trials itself.
+
+    The study is created if no one has yet. Run this on any number of machines
+    against one RDB storage and a shared runs folder; ``sweeper report`` builds
+    the reports afterwards.
+
+    Args:
+        study_file: The study file, at the same path on every machine.
+        storage: The shared Optuna storage, an RDB URL for more than one machine.
+        runs_dir: Where trial artifacts go; shared between machines. Defaults to ``"runs"``.
+        n_trials: Results the study should hold; overrides the study's. Defaults to ``None``.
+        retries: Times a trial lost with its worker runs again; overrides the
+            study's. Defaults to ``None``.
+        epoch_budget: Start no trial once the study's trials have trained this many
+            epochs; overrides the study's. Defaults to ``None``.
+
+    Returns:
+        How many trials this worker ran.
+
+    Raises:
+        StudyFileError: For bad input, before any trial runs.
+    """
+    study_path = check_study_file(study_file).resolve()
+    open_storage(storage)  # an unreachable storage fails now, not after TensorFlow has loaded
+    # Keras loads here, in this process, once the file and the storage are known to be usable.
+    from sweeper.execution._worker_loop import work
+    from sweeper.trial._probe import probe_study
+
+    probe = probe_study(str(study_path))
+    n_trials = positive_option("--n-trials", probe.n_trials if n_trials is None else n_trials)
+    retries = whole_number_option("--retries", probe.retries if retries is None else retries)
+    if epoch_budget is not None:
+        epoch_budget = positive_option("--epoch-budget", epoch_budget)
+    config = SweepConfig(
+        str(study_path),
+        storage,
+        str(Path(runs_dir).resolve()),
+        retries=retries,
+        epoch_budget=probe.epoch_budget if epoch_budget is None else epoch_budget,
+    )
+    opened = open_storage(storage, config.heartbeat, retries)
+    open_or_create_study(probe, opened, make_sampler(worker_context(str(study_path)).study), redact(storage))
+    return work(config, probe.name, n_trials)

@@ -1,0 +1,1 @@
+"""The Dask backend: worker loops on every Dask worker, against a shared RDB storage."""

@@ -1,0 +1,258 @@
+"""The ``sweeper`` command line: a thin layer over the library API."""
+
+from __future__ import annotations
+
+import atexit
+import gc
+import os
+import sys
+import warnings
+from typing import Any
+
+import click
+
+from sweeper._errors import StudyFileError, SweepAborted, SweepTerminated
+
+EXIT_NO_SUCCESS = 1
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+runs_dir_option = click.option("--runs-dir", default="runs", show_default=True, help="Where trial artifacts live.")
+storage_option = click.option(
+    "--storage", default=None, help="Optuna RDB URL or journal file. [default: runs/<study>/journal.log]"
+)
+
+
+@click.group()
+@click.version_option(package_name="sweeper")
+def main() -> None:
+    """Hyperparameter sweeps for Keras, on Optuna and worker processes."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # Exit without a last garbage collection over pandas, matplotlib and scikit-learn
+    # (0.4 s after every sweep); the process's memory goes back to the OS regardless.
+    atexit.register(gc.freeze)
+    warnings.formatwarning = _one_line_warning
+    import optuna
+
+    # sweeper prints its own progress line per trial; Optuna's INFO lines would double it.
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
+@click.option(
+    "--n-trials", default=None, type=int, help="Finished trials the study should hold. [default: the study's]"
+)
+@click.option(
+    "--retries", default=None, type=int, help="Reruns of a trial whose worker died. [default: the study's, 1]"
+)
+@click.option(
+    "--fail-fast",
+    default=None,
+    type=int,
+    help="Stop once this many trials failed and none succeeded; 0 never stops. [default: the study's, 3]",
+)
+@click.option(
+    "--epoch-budget",
+    default=None,
+    type=int,
+    help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]",
+)
+@storage_option
+@runs_dir_option
+@click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
+@click.option(
+    "--backend",
+    type=click.Choice(["loky", "dask"]),
+    default="loky",
+    show_default=True,
+    help="loky: --jobs processes here. dask: every worker of a Dask cluster (needs --scheduler, an RDB --storage).",
+)
+@click.option("--scheduler", default=None, help="The Dask scheduler, e.g. tcp://host:8786.")
+def run(
+    study_file: str,
+    jobs: int,
+    n_trials: int | None,
+    retries: int | None,
+    fail_fast: int | None,
+    epoch_budget: int | None,
+    storage: str | None,
+    runs_dir: str,
+    reports_dir: str,
+    backend: str,
+    scheduler: str | None,
+) -> None:
+    """Run, or resume, the sweep STUDY_FILE declares.
+
+    Ctrl-C or SIGTERM stops it within seconds: running trials end as interrupted,
+    and running the same command again resumes.
+    """
+    from sweeper.api import release_warm_workers
+    from sweeper.api import run as run_sweep
+
+    try:
+        result = _guarded(
+            lambda: run_sweep(
+                study_file,
+                jobs=jobs,
+                n_trials=n_trials,
+                retries=retries,
+                fail_fast=fail_fast,
+                epoch_budget=epoch_budget,
+                storage=storage,
+                runs_dir=runs_dir,
+                reports_dir=reports_dir,
+                backend=backend,
+                scheduler=scheduler,
+            )
+        )
+    finally:
+        release_warm_workers()  # this process runs no other sweep
+    click.echo(f"report: {result.report}")
+    if result.best_trial is None:
+        click.echo("no trial completed; see the report's error column.", err=True)
+        sys.exit(EXIT_NO_SUCCESS)
+    _echo_best(result.best_trial)
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option(
+    "--storage", required=True, help="The study's shared Optuna storage, e.g. postgresql+psycopg://user:pw@host/db."
+)
+@runs_dir_option
+@click.option("--n-trials", default=None, type=int, help="Results the study should hold. [default: the study's]")
+@click.option(
+    "--retries", default=None, type=int, help="Reruns of a trial lost with its worker. [default: the study's, 1]"
+)
+@click.option(
+    "--epoch-budget",
+    default=None,
+    type=int,
+    help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]",
+)
+def worker(
+    study_file: str, storage: str, runs_dir: str, n_trials: int | None, retries: int | None, epoch_budget: int | None
+) -> None:
+    """Join the study STUDY_FILE declares as one more worker, from any machine.
+
+    Runs trials in this process until the study holds its n_trials results (or its
+    epoch budget is spent), then exits 0. Start as many as you like (Slurm arrays,
+    Kubernetes jobs), all with the same --storage and a shared --runs-dir;
+    `sweeper report` builds the reports.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from sweeper.api import worker as join_study
+
+    ran = _guarded(
+        lambda: join_study(
+            study_file,
+            storage=storage,
+            runs_dir=runs_dir,
+            n_trials=n_trials,
+            retries=retries,
+            epoch_budget=epoch_budget,
+        )
+    )
+    click.echo(f"worker {os.getpid()} ran {ran} trial(s); the study is done.")
+
+
+@main.command(name="ls")
+@runs_dir_option
+def list_command(runs_dir: str) -> None:
+    """List the studies under the runs folder."""
+    from sweeper.api import list_studies
+
+    frame = list_studies(runs_dir)
+    if frame.empty:
+        click.echo(f"no studies under {runs_dir}")
+        return
+    click.echo(frame.drop(columns="storage").to_string(index=False))
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@storage_option
+def best(study: str, runs_dir: str, storage: str | None) -> None:
+    """Show the best trial of STUDY (a study file or a study name)."""
+    from sweeper.api import best as best_trial
+
+    trial = _guarded(lambda: best_trial(study, runs_dir=runs_dir, storage=storage))
+    if trial is None:
+        click.echo(f"study {study!r} has no completed trial yet.", err=True)
+        sys.exit(EXIT_NO_SUCCESS)
+    _echo_best(trial)
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@storage_option
+@click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
+def report(study: str, runs_dir: str, storage: str | None, reports_dir: str) -> None:
+    """Rebuild the reports of STUDY (a study file or a study name)."""
+    from sweeper.api import report as write_reports
+
+    written = _guarded(lambda: write_reports(study, runs_dir=runs_dir, storage=storage, reports_dir=reports_dir))
+    counts = written.report.trials["state"].value_counts().to_dict()
+    click.echo(
+        f"study {written.report.study_name!r}: "
+        + ", ".join(f"{n} {state.lower()}" for state, n in sorted(counts.items()))
+    )
+    for line in written.report.failure_lines():
+        click.echo(line)
+    for path in written.files.values():
+        click.echo(f"report: {path}")
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@click.option("--port", default=6006, show_default=True, type=int)
+def tensorboard(study: str, runs_dir: str, port: int) -> None:
+    """Open TensorBoard on STUDY's trials, bound to localhost."""
+    from sweeper.api import tensorboard as serve
+
+    # Becomes TensorBoard rather than waiting on it: a SIGTERM to `sweeper tensorboard`
+    # then stops the server itself instead of orphaning it.
+    _guarded(lambda: serve(study, runs_dir=runs_dir, port=port, replace_process=True))
+
+
+def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
+    return f"warning: {message}\n"
+
+
+def _guarded(action: Any) -> Any:
+    """Runs ``action``; bad input becomes one line on stderr and exit code 2.
+
+    A sweep stopped because its first trials all failed exits 1; one stopped by
+    Ctrl-C exits 130, and by SIGTERM 143.
+    """
+    try:
+        return action()
+    except StudyFileError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except SweepAborted as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_NO_SUCCESS)
+    except KeyboardInterrupt as interrupt:
+        click.echo(
+            "interrupted: finished trials are kept, running ones ended as interrupted; run the same command to resume.",
+            err=True,
+        )
+        sys.exit(interrupt.exit_code if isinstance(interrupt, SweepTerminated) else EXIT_INTERRUPTED)
+
+
+def _echo_best(trial: Any) -> None:
+    attrs = trial.user_attrs
+    click.echo(
+        f"best trial: {trial.number}  value: {trial.value:.6g}  "
+        f"(epoch {attrs.get('best_epoch')}, {attrs.get('stop_reason')})"
+    )
+    for name, value in trial.params.items():
+        click.echo(f"  {name} = {value!r}")
+    click.echo(f"checkpoint: {attrs.get('checkpoint')}")
+    click.echo(f"tensorboard: {attrs.get('logdir')}")

@@ -1,0 +1,1 @@
+"""Running trials: the functions workers run, the worker loop, fault handling, interrupts, options and progress."""

@@ -1,0 +1,59 @@
+"""Checking the numbers a user passes on the command line or to the API, before any worker starts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sweeper._errors import StudyFileError
+
+
+def positive_option(option: str, value: Any) -> int:
+    """``value`` if it is a positive integer.
+
+    Args:
+        option: The option's name, for the message, e.g. ``"--jobs"``.
+        value: What the user passed.
+
+    Returns:
+        The value.
+
+    Raises:
+        StudyFileError: Naming the option and an example.
+    """
+    return _integer_option(option, value, minimum=1, kind="a positive integer", example=2)
+
+
+def whole_number_option(option: str, value: Any) -> int:
+    """``value`` if it is an integer of 0 or more.
+
+    Args:
+        option: The option's name, for the message, e.g. ``"--retries"``.
+        value: What the user passed.
+
+    Returns:
+        The value.
+
+    Raises:
+        StudyFileError: Naming the option and an example.
+    """
+    return _integer_option(option, value, minimum=0, kind="a whole number, 0 or more", example=1)
+
+
+def _integer_option(option: str, value: Any, *, minimum: int, kind: str, example: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise StudyFileError(f"{option}={value!r} must be {kind}.", fix=f"e.g. {option} {example}.")
+    return value
+
+
+def fail_fast_option(value: Any) -> int | None:
+    """The fail-fast limit; ``0`` and ``None`` turn fail-fast off.
+
+    Args:
+        value: What the user (or the study) passed.
+
+    Returns:
+        The limit, or ``None`` for never.
+    """
+    if value is None or value == 0:
+        return None
+    return positive_option("--fail-fast", value)

@@ -1,0 +1,70 @@
+"""Building a study's ``Report`` from its storage and its trials' TensorBoard logs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import optuna
+
+from sweeper.reports._epochs import epochs_frame
+from sweeper.reports._report import Report
+from sweeper.reports._settings import settings_frame
+from sweeper.reports._trials import trials_frame
+from sweeper.storage._catalog import StudyRef, find_study, load_optuna_study
+
+
+def load_report(study: str, runs_dir: str | Path = "runs", storage: str | None = None) -> Report:
+    """The report tables of a study, as DataFrames, without writing anything.
+
+    Args:
+        study: A study file or a study name.
+        runs_dir: The runs folder. Defaults to ``"runs"``.
+        storage: The storage; defaults to the study's journal under ``runs_dir``.
+
+    Returns:
+        The report.
+    """
+    ref = find_study(study, runs_dir, storage)
+    return build_report(ref, load_optuna_study(ref))
+
+
+def build_report(ref: StudyRef, study: optuna.Study) -> Report:
+    """Gathers a study's tables from its storage and its TensorBoard logs."""
+    mode = study.user_attrs.get("mode") or ("max" if study.direction.name == "MAXIMIZE" else "min")
+    trials = trials_frame(study)
+    return Report(
+        study_name=ref.name,
+        monitor=study.user_attrs.get("monitor", "value"),
+        mode=mode,
+        trials=trials,
+        epochs=epochs_frame(trials, ref.study_dir / "trials"),
+        settings=settings_frame(trials, mode),
+        importances=_importances(study),
+    )
+
+
+def import_report_libraries() -> None:
+    """Imports what the reports need beyond pandas: about 2 s of CPU, paid once per process.
+
+    Parameter importances import scikit-learn and SciPy (Optuna's fANOVA), and the
+    HTML report imports matplotlib. The driver calls this once a worker has no trial
+    left to run, on the core it leaves idle, so that the reports at the end of a sweep
+    do not keep the user waiting for it.
+    """
+    import optuna.importance  # noqa: F401
+
+    import sweeper.reports._html  # noqa: F401  (matplotlib)
+
+
+# Below this many completed trials, importances are noise and Optuna warns as much.
+MIN_TRIALS_FOR_IMPORTANCES = 2
+
+
+def _importances(study: optuna.Study) -> dict[str, float]:
+    complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+    if len(complete) < MIN_TRIALS_FOR_IMPORTANCES:
+        return {}
+    try:
+        return optuna.importance.get_param_importances(study)
+    except (ValueError, RuntimeError):
+        return {}  # too few completed trials, or a single distinct value per param

@@ -1,0 +1,1 @@
+"""Optuna storages: opening them, redacting their URLs, heartbeats, and the catalog of studies that ran."""

@@ -1,0 +1,138 @@
+"""Finding studies that already ran: by study file or by name, under a runs folder."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+from pathlib import Path
+
+import optuna
+import pandas as pd
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeper._errors import StudyFileError
+from sweeper.storage._open import JOURNAL_FILENAME, default_storage, is_rdb_url, open_storage
+from sweeper.storage._redact import redact
+
+
+@dataclass(frozen=True)
+class StudyRef:
+    """Where a study lives.
+
+    Args:
+        name: The study's name.
+        storage: Its Optuna storage.
+        runs_dir: Its runs folder.
+    """
+
+    name: str
+    storage: str
+    runs_dir: Path
+
+    @property
+    def study_dir(self) -> Path:
+        return self.runs_dir / self.name
+
+
+def find_study(study: str, runs_dir: str | Path = "runs", storage: str | None = None) -> StudyRef:
+    """Resolves a study file or a study name to where the study's runs live.
+
+    Args:
+        study: A study file (``studies/digits.py``) or a study name (``digits``).
+        runs_dir: The runs folder. Defaults to ``"runs"``.
+        storage: The storage; defaults to the study's journal under ``runs_dir``.
+
+    Returns:
+        The study's location.
+
+    Raises:
+        StudyFileError: When no such study has run.
+    """
+    runs_path = Path(runs_dir).resolve()
+    name = _name_in_file(Path(study)) if study.endswith(".py") else study
+    storage = storage or default_storage(runs_path / name)
+    if not _has_study(storage, name):
+        known = ", ".join(list_studies(runs_path)["study"]) or "none"
+        raise StudyFileError(
+            f"no study named {name!r} in {redact(storage)} (studies under {runs_path}: {known}).",
+            source=study,
+            fix="run `sweeper run STUDY.py` first, or pass --runs-dir/--storage where it ran.",
+        )
+    return StudyRef(name, storage, runs_path)
+
+
+def load_optuna_study(ref: StudyRef) -> optuna.Study:
+    """The Optuna study behind ``ref``."""
+    return optuna.load_study(study_name=ref.name, storage=open_storage(ref.storage))
+
+
+def _has_study(storage: str, name: str) -> bool:
+    if not is_rdb_url(storage) and not Path(storage).exists():
+        return False
+    summaries = optuna.get_all_study_names(storage=open_storage(storage))
+    return name in summaries
+
+
+def _name_in_file(path: Path) -> str:
+    """The study name a study file declares, read without running the file (no TF import)."""
+    if not path.exists():
+        raise StudyFileError("no such file.", source=str(path), fix="pass a study file or a study name.")
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except SyntaxError as error:
+        raise StudyFileError(
+            f"syntax error: {error.msg}", source=f"{path}:{error.lineno}", fix="fix the syntax."
+        ) from None
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Study":
+            for keyword in node.keywords:
+                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
+                    return str(keyword.value.value)
+    from sweeper.study._loader import load_study_file
+
+    return load_study_file(path).name
+
+
+def list_studies(runs_dir: str | Path = "runs") -> pd.DataFrame:
+    """Every study with a journal under ``runs_dir``, with its trial counts and best value.
+
+    Args:
+        runs_dir: The runs folder. Defaults to ``"runs"``.
+
+    Returns:
+        Columns ``study``, ``trials``, ``complete``, ``pruned``, ``failed``,
+        ``running``, ``best_value``, ``best_trial`` and ``storage``.
+    """
+    rows = []
+    for journal in sorted(Path(runs_dir).glob(f"*/{JOURNAL_FILENAME}")):
+        storage = str(journal.resolve())
+        for name in optuna.get_all_study_names(storage=open_storage(storage)):
+            rows.append(_summary(StudyRef(name, storage, Path(runs_dir).resolve())))
+    columns = ["study", "trials", "complete", "pruned", "failed", "running", "best_value", "best_trial", "storage"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _summary(ref: StudyRef) -> dict[str, object]:
+    study = load_optuna_study(ref)
+    trials = study.get_trials(deepcopy=False)
+    best = best_trial(study)
+    count = lambda state: sum(t.state == state for t in trials)  # noqa: E731
+    return {
+        "study": ref.name,
+        "trials": len(trials),
+        "complete": count(TrialState.COMPLETE),
+        "pruned": count(TrialState.PRUNED),
+        "failed": count(TrialState.FAIL),
+        "running": count(TrialState.RUNNING),
+        "best_value": None if best is None else best.value,
+        "best_trial": None if best is None else best.number,
+        "storage": redact(ref.storage),
+    }
+
+
+def best_trial(study: optuna.Study) -> FrozenTrial | None:
+    """The best COMPLETE trial, or ``None`` when there is none yet."""
+    try:
+        return study.best_trial
+    except ValueError:
+        return None

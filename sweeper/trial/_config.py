@@ -1,0 +1,36 @@
+"""``SweepConfig``: what every worker needs to run a study's trials, small and picklable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sweeper.storage._heartbeat import HeartbeatPolicy
+
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """What every worker needs to run a study's trials; small and picklable.
+
+    Args:
+        study_file: The study file's absolute path.
+        storage: The Optuna storage (an RDB URL or a journal file path).
+        runs_dir: The absolute runs folder; trials write to ``<runs_dir>/<study>/trials``.
+        heartbeat: Heartbeats for running trials on an RDB storage, so that any
+            client can fail and retry the trials of a worker that died unwatched.
+            Defaults to the policy from the environment.
+        retries: Times a trial lost with its worker runs again. Defaults to ``1``.
+        epoch_budget: Start no trial once the study's trials have trained this many
+            epochs. Defaults to ``None``.
+    """
+
+    study_file: str
+    storage: str
+    runs_dir: str
+    heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy.from_env)
+    retries: int = 1
+    epoch_budget: int | None = None
+
+    def trial_dir(self, study_name: str, number: int) -> Path:
+        """``<runs_dir>/<study>/trials/<number>``: where one trial keeps its artifacts."""
+        return Path(self.runs_dir) / study_name / "trials" / str(number)

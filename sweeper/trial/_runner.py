@@ -1,0 +1,209 @@
+"""One trial in a worker process: sample, build, fit with fresh callbacks, record, tell."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import time
+import traceback
+from typing import Any
+
+import keras
+import optuna
+from optuna.exceptions import UpdateFinishedTrialError
+from optuna.trial import TrialState
+
+from sweeper._compat import storage_of, trial_from_id
+from sweeper.callbacks import BuildContext, TrialPaths
+from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
+from sweeper.callbacks._trial_recorder import TrialRecorder
+from sweeper.search._pruners import make_pruner
+from sweeper.search._pruning import PruningBridge
+from sweeper.search._samplers import make_sampler
+from sweeper.storage._heartbeat import beating
+from sweeper.storage._open import open_storage
+from sweeper.study._direction import Mode
+from sweeper.study._study import Study
+from sweeper.trial._config import SweepConfig
+from sweeper.trial._context import WorkerContext, worker_context, worker_rss_mb
+from sweeper.trial._hparams import write_hparams
+from sweeper.trial._model import build_model, callback_specs, release_memory
+from sweeper.trial._outcome import EPOCHS_RUN_ATTR, StopReason, TrialOutcome
+
+MAX_ERROR_CHARS = 8000
+
+
+def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutcome:
+    """Runs one asked trial to its end and tells the storage how it ended.
+
+    Args:
+        config: The sweep.
+        study_name: The Optuna study's name.
+        trial_id: The storage id of a trial the driver asked for.
+
+    Returns:
+        How the trial ended.
+    """
+    context = worker_context(config.study_file)
+    optuna_study = _optuna_study(context, config, study_name)
+    trial = trial_from_id(optuna_study, trial_id)
+    optuna_study.sampler = make_sampler(context.study, trial.number)
+    started = time.perf_counter()
+    # Beats until the trial is told: a trial silent for the grace period is reaped.
+    with beating(storage_of(optuna_study), trial_id):
+        _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname()})
+        outcome, attrs = _fit_safely(context, config, trial)
+        outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
+        attrs.update(
+            stop_reason=outcome.stop_reason,
+            duration_s=round(time.perf_counter() - started, 3),
+            worker_rss_mb=outcome.worker_rss_mb,
+        )
+        try:
+            _set_attrs(trial, attrs)
+            _tell(optuna_study, trial, outcome)
+        except UpdateFinishedTrialError:
+            # Reaped for a stale heartbeat while this worker was stalled; its retry counts.
+            return dataclasses.replace(outcome, counted=False)
+    return outcome
+
+
+def _fit_safely(
+    context: WorkerContext, config: SweepConfig, trial: optuna.Trial
+) -> tuple[TrialOutcome, dict[str, Any]]:
+    """Fits the trial; whatever user code raises ends the trial, not the worker."""
+    try:
+        return _fit_trial(context, config, trial)
+    except Exception as error:
+        outcome = TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, _format_error(error), os.getpid())
+        return outcome, {"error": outcome.error}
+    finally:
+        release_memory()
+
+
+def _optuna_study(context: WorkerContext, config: SweepConfig, study_name: str) -> optuna.Study:
+    key = ("optuna_study", config.storage, study_name)
+    if key not in context.cache:
+        context.cache[key] = optuna.load_study(
+            study_name=study_name,
+            storage=open_storage(config.storage, config.heartbeat, config.retries),
+            pruner=make_pruner(context.study),
+        )
+    return context.cache[key]
+
+
+def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial) -> tuple[TrialOutcome, dict[str, Any]]:
+    study = context.study
+    repeat = int(trial.user_attrs.get("repeat", 0))
+    if study.seed is not None:
+        keras.utils.set_random_seed(study.seed + repeat)
+    values = {spec: spec.resolve(trial) for spec in callback_specs(study)}
+    model = build_model(study, trial)
+    if study.repeats > 1 and "repeat" not in trial.user_attrs:
+        _enqueue_repeats(trial, study.repeats)
+
+    mode = _stored_mode(trial)  # the probe resolved it once for the whole sweep
+    paths = TrialPaths(config.trial_dir(study.name, trial.number), trial.number)
+    callbacks = [spec.build(v, BuildContext(paths, study.monitor, mode)) for spec, v in values.items()]
+    callbacks += study.fresh_user_callbacks()
+    recorder = TrialRecorder(study.monitor, mode)
+    bridge = PruningBridge(trial, study.monitor, mode)
+
+    fit_started = time.perf_counter()
+    model.fit(
+        **context.data.fit_arguments(study.batch_size),
+        epochs=study.epochs,
+        callbacks=[*callbacks, recorder, bridge],
+        verbose=0,
+        **study.fit_kwargs,
+    )
+    fit_seconds = time.perf_counter() - fit_started
+    outcome = _outcome(trial.number, _stop_reason(study, recorder, bridge, callbacks), recorder, bridge)
+    logdir = _logdir(callbacks)
+    if logdir is not None:
+        write_hparams(logdir, trial.number, trial.params, {f"best_{study.monitor}": recorder.best})
+    attrs = _recorded_attrs(recorder, callbacks, logdir)
+    attrs.update(fit_s=round(fit_seconds, 3), seed=None if study.seed is None else study.seed + repeat)
+    return outcome, attrs
+
+
+def _recorded_attrs(recorder: TrialRecorder, callbacks: list[Any], logdir: str | None) -> dict[str, Any]:
+    return {
+        "best_value": recorder.best,
+        "best_epoch": recorder.best_epoch,
+        EPOCHS_RUN_ATTR: recorder.epochs_run,
+        "lr_initial": recorder.lr_initial,
+        "lr_final": recorder.lr_final,
+        "lr_reductions": recorder.lr_reductions,
+        "checkpoint": _checkpoint_path(callbacks),
+        "logdir": logdir,
+    }
+
+
+def _stored_mode(trial: optuna.Trial) -> Mode:
+    direction = trial.study.direction
+    return "max" if direction == optuna.study.StudyDirection.MAXIMIZE else "min"
+
+
+def _enqueue_repeats(trial: optuna.Trial, repeats: int) -> None:
+    trial.set_user_attr("repeat", 0)
+    for repeat in range(1, repeats):
+        trial.study.enqueue_trial(trial.params, user_attrs={"repeat": repeat, "repeat_of": trial.number})
+
+
+def _stop_reason(study: Study, recorder: TrialRecorder, bridge: PruningBridge, callbacks: list[Any]) -> StopReason:
+    if recorder.diverged_epoch is not None:
+        return StopReason.NAN
+    if bridge.pruned_epoch is not None:
+        return StopReason.PRUNED
+    if recorder.epochs_run >= study.epochs:
+        return StopReason.MAX_EPOCHS  # even if EarlyStopping fired on the last epoch: nothing was cut
+    if any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch > 0 for c in callbacks):
+        return StopReason.EARLY_STOPPING
+    return StopReason.CALLBACK
+
+
+def _outcome(number: int, reason: StopReason, recorder: TrialRecorder, bridge: PruningBridge) -> TrialOutcome:
+    pid = os.getpid()
+    if reason == StopReason.NAN:
+        message = f"the loss or monitored value became NaN or infinite at epoch {recorder.diverged_epoch}"
+        return TrialOutcome(number, "FAIL", recorder.best, reason.value, message, pid)
+    if reason == StopReason.PRUNED:
+        return TrialOutcome(number, "PRUNED", bridge.best, reason.value, None, pid)
+    if recorder.best is None:
+        return TrialOutcome(number, "FAIL", None, StopReason.ERROR.value, "no epoch produced a value", pid)
+    return TrialOutcome(number, "COMPLETE", recorder.best, reason.value, None, pid)
+
+
+def _checkpoint_path(callbacks: list[Any]) -> str | None:
+    for callback in callbacks:
+        if isinstance(callback, AtomicModelCheckpoint):
+            return callback.best_path or callback.last_path
+    return None
+
+
+def _logdir(callbacks: list[Any]) -> str | None:
+    for callback in callbacks:
+        if isinstance(callback, keras.callbacks.TensorBoard):
+            return str(callback.log_dir)
+    return None
+
+
+def _set_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+    if outcome.state == "COMPLETE":
+        study.tell(trial, outcome.value)
+    elif outcome.state == "PRUNED":
+        study.tell(trial, state=TrialState.PRUNED)
+    else:
+        study.tell(trial, state=TrialState.FAIL)
+
+
+def _format_error(error: BaseException) -> str:
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return text[-MAX_ERROR_CHARS:]
