@@ -23,10 +23,8 @@ class StudyFileError(SweeperError):
         self.source = source
         self.fix = fix
         self.detail = message
-        parts = [f"{source}: {message}" if source else message]
-        if fix:
-            parts.append(f"Fix: {fix}")
-        super().__init__(" ".join(parts))
+        text = f"{source}: {message}" if source else message
+        super().__init__(f"{_as_sentence(text)} Fix: {fix}" if fix else text)
 
     def __reduce__(self) -> tuple:
         # Keeps source and fix when a worker process sends the error back.
@@ -72,6 +70,11 @@ class SweeperDeprecationWarning(UserWarning):
 
 class CorruptEventFileWarning(RuntimeWarning):
     """An event file holds a corrupt record; the records before it were kept."""
+
+
+def _as_sentence(text: str) -> str:
+    """``text`` ending in a full stop, so that "Fix:" starts a sentence of its own."""
+    return text if text.rstrip().endswith((".", "!", "?")) else f"{text.rstrip()}."
 
 
 def _rebuild(cls: type[StudyFileError], detail: str, source: str | None, fix: str | None) -> StudyFileError:

@@ -248,11 +248,16 @@ def _guarded(action: Any) -> Any:
 
 def _echo_best(trial: Any) -> None:
     attrs = trial.user_attrs
-    click.echo(
-        f"best trial: {trial.number}  value: {trial.value:.6g}  "
-        f"(epoch {attrs.get('best_epoch')}, {attrs.get('stop_reason')})"
-    )
+    click.echo(f"best trial: {trial.number}  value: {trial.value:.6g}  {_best_epoch_text(attrs)}")
     for name, value in trial.params.items():
         click.echo(f"  {name} = {value!r}")
     click.echo(f"checkpoint: {attrs.get('checkpoint')}")
     click.echo(f"tensorboard: {attrs.get('logdir')}")
+
+
+def _best_epoch_text(attrs: dict[str, Any]) -> str:
+    """Where the best epoch was, counted from 1 as Keras prints epochs, with the 0-based index the CSVs hold."""
+    best, run, reason = attrs.get("best_epoch"), attrs.get("epochs_run"), attrs.get("stop_reason")
+    if best is None:
+        return f"({reason})"
+    return f"at epoch {best + 1} of {run} run (best_epoch={best}, 0-based as in Keras's history; {reason})"

@@ -50,12 +50,22 @@ BAD_STUDY_FILES = [
     (
         "name_escaping_the_runs_dir",
         f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '../x')})\n",
-        "is not a plain name",
+        "name='../x' starts with '.'",
     ),
     (
         "absolute_name",
         f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + '/abs')})\n",
-        "is not a plain name",
+        "name='/abs' starts with '/'",
+    ),
+    (
+        "name_with_a_space",
+        f"study = sw.Study({OK_FIELDS.replace(chr(39) + 'bad', chr(39) + 'has space')})\n",
+        "name='has space' contains a space",
+    ),
+    (
+        "user_code_raising_at_import",
+        "raise RuntimeError('boom at import')\n",
+        "raised RuntimeError: boom at import. Fix: fix the code at that line.",
     ),
 ]
 
@@ -104,12 +114,18 @@ def test_non_python_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "option, value", [("--jobs", "0"), ("--n-trials", "-1"), ("--retries", "-1"), ("--fail-fast", "-2")]
+    "option, value",
+    [("--jobs", "0"), ("--n-trials", "0"), ("--retries", "-1"), ("--fail-fast", "-2"), ("--epoch-budget", "0")],
 )
-def test_bad_cli_numbers(tmp_path, write_study, option, value):
-    path = write_study(f"study = sw.Study({OK_FIELDS})\n")
+def test_bad_cli_numbers_fail_before_any_worker_loads_the_study(tmp_path, write_study, option, value):
+    marker = tmp_path / "data-was-loaded"
+    path = write_study(
+        f"def marked_data():\n    open({str(marker)!r}, 'w').close()\n    return load_data()\n\n"
+        f"study = sw.Study({OK_FIELDS.replace('data=load_data', 'data=marked_data')})\n"
+    )
     result = sweep("run", str(path), option, value, cwd=tmp_path)
     assert_one_clear_line_and_nothing_written(result, tmp_path, f"{option}={value}")
+    assert not marker.exists()  # no worker started: each would have loaded the study's data at once
 
 
 def test_unreachable_storage_is_one_redacted_line(tmp_path, write_study):

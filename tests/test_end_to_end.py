@@ -50,8 +50,12 @@ def test_trials_csv_has_the_design_columns(swept):
         "logdir",
         "params_lr",
         "params_EarlyStopping.patience",
+        "datetime_start",
+        "datetime_complete",
     } <= columns
     assert len(swept[3]) == 8
+    finished = swept[3][swept[3]["state"].isin(["COMPLETE", "PRUNED"])]
+    assert (pd.to_datetime(finished["datetime_complete"]) >= pd.to_datetime(finished["datetime_start"])).all()
 
 
 def test_checkpoints_load_and_evaluate_to_the_trials_value(swept):
@@ -81,8 +85,12 @@ def test_resume_reaches_exactly_n_trials(swept):
     assert result.exit_code == 0, result.output
     assert "resuming at 8" in result.output
     assert len(pd.read_csv(root / "reports" / "e2e" / "trials.csv")) == 10
+    # Nothing left to run: no worker starts (no "sweeping ..." line), and the reports are rebuilt.
+    (root / "reports" / "e2e" / "trials.csv").unlink()
     again = sweep("run", str(study_file), "--n-trials", "10", cwd=root)
-    assert again.exit_code == 0 and "trial " not in again.output.split("report:")[0].split("storage")[1]
+    assert again.exit_code == 0, again.output
+    assert "nothing to do: study 'e2e' holds 10 of 10 results" in again.output
+    assert "sweeping" not in again.output and "trial " not in again.output.split("report:")[0]
     assert len(pd.read_csv(root / "reports" / "e2e" / "trials.csv")) == 10
 
 
@@ -92,6 +100,11 @@ def test_ls_best_and_report_find_the_study_by_name(swept):
     assert "e2e" in listing.output
     best = sweep("best", "e2e", cwd=root)
     assert best.exit_code == 0 and "best trial:" in best.output
+    # Counted from 1 as Keras prints epochs, with the 0-based index the CSVs hold beside it.
+    trials = pd.read_csv(root / "reports" / "e2e" / "trials.csv").set_index("trial")
+    number = int(best.output.split("best trial:")[1].split()[0])
+    best_epoch, epochs_run = (int(trials.loc[number, column]) for column in ("best_epoch", "epochs_run"))
+    assert f"at epoch {best_epoch + 1} of {epochs_run} run (best_epoch={best_epoch}, 0-based" in best.output
     report = sweep("report", "e2e", cwd=root)
     assert report.exit_code == 0 and "trials.csv" in report.output
 
@@ -179,3 +192,33 @@ def test_the_driver_imports_the_report_libraries_while_the_last_trial_runs(tmp_p
     # Called once: every trial asked, the last one still training on the other worker.
     assert len(states_at_tail) == 1
     assert len(states_at_tail[0]) == 3 and states_at_tail[0].count("RUNNING") == 1
+
+
+DATASET_STUDY = """
+import tensorflow as tf
+
+
+def load_datasets():
+    (x, y), (x_val, y_val) = load_data()
+    train = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(1400, seed=0).batch(128)
+    return train, tf.data.Dataset.from_tensor_slices((x_val, y_val)).batch(128)
+
+
+study = sw.Study(name="datasets", data=load_datasets, model=build_model, monitor="val_accuracy", epochs=2,
+                 n_trials=2, pruner=None, seed=0)
+"""
+
+
+def test_a_quiet_dataset_sweep_warns_only_of_more_jobs_than_cores(tmp_path, write_study, monkeypatch, capfd):
+    import sweeper
+
+    path = write_study(DATASET_STUDY)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(os, "cpu_count", lambda: 1)  # as on a 1-core machine: --jobs 2 oversubscribes it
+    with pytest.warns(UserWarning, match=r"--jobs 2 on 1 CPU core: the 2 workers share the cores"):
+        result = sweeper.run(path, jobs=2, progress=False)
+    assert result.n_results == 2
+    # The workers write to the same stderr: neither Optuna's INFO lines nor Keras's dataset
+    # warning (a dataset is shuffled by its own pipeline) reach the console.
+    output = capfd.readouterr()
+    assert "A new study created" not in output.err and "shuffle=True" not in output.err, output.err

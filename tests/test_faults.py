@@ -229,3 +229,30 @@ def test_fail_fast_zero_never_stops(tmp_path, write_study):
     result = sweep("run", str(path), "--jobs", "2", "--fail-fast", "0", cwd=tmp_path)
     assert result.exit_code == 1, result.output  # no trial succeeded
     assert len(pd.read_csv(tmp_path / "reports" / "doomed" / "trials.csv")) == 4
+
+
+def test_a_trial_another_process_ended_first_reports_what_the_storage_says(tmp_path, write_study):
+    """One interrupted trial, one name: its worker does not relabel it `error` when it finds it ended."""
+    import io
+
+    from sweeper.execution._faults import interrupt_trial
+    from sweeper.execution._progress import Progress
+    from sweeper.trial._config import SweepConfig
+    from sweeper.trial._runner import run_trial
+
+    path = write_study(
+        'study = sw.Study(name="ended", data=load_data, model=build_model, monitor="val_accuracy", epochs=1,\n'
+        "                 batch_size=128, n_trials=1, pruner=None, seed=0)\n"
+    )
+    assert sweep("run", str(path), cwd=tmp_path).exit_code == 0
+    journal = str(tmp_path / "runs" / "ended" / "journal.log")
+    study = optuna.load_study(study_name="ended", storage=open_storage(journal))
+    trial = study.ask()
+    interrupt_trial(study, trial._trial_id)  # as a run that found it abandoned would
+
+    config = SweepConfig(str(path.resolve()), journal, str(tmp_path / "runs"))
+    outcome = run_trial(config, "ended", trial._trial_id)  # the worker still had it: it runs, then finds it ended
+    assert (outcome.state, outcome.stop_reason, outcome.counted, outcome.error) == ("FAIL", "interrupted", False, None)
+    line = io.StringIO()
+    Progress(1, "val_accuracy", "max", stream=line).update(outcome, study.get_trials())
+    assert f"trial {trial.number:>4} FAIL     (interrupted, not counted)" in line.getvalue()

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 import warnings
 
 import optuna
+import psutil
 import pytest
 from optuna.trial import TrialState
 
 from sweeper import SweepAborted
-from sweeper.execution._faults import FailFast, fail_trial, recover_abandoned_trials
+from sweeper.execution._budget import end_if_surplus
+from sweeper.execution._faults import FailFast, fail_trial, recover_trials
 from sweeper.storage._open import open_storage
 from sweeper.trial._outcome import StopReason, TrialOutcome, count_results
+from sweeper.trial._ownership import OWNER_ATTR, WORKER_ATTR, ask_owned, this_process
 
 
 @pytest.fixture
@@ -41,14 +46,48 @@ def test_a_trial_its_worker_already_ended_is_left_alone(study):
     assert study.trials[0].state == TrialState.COMPLETE and len(study.trials) == 1
 
 
-def test_abandoned_running_trials_are_interrupted_and_queued_again(study):
-    first, second = study.ask(), study.ask()
-    study.tell(first, 1.0)
-    assert recover_abandoned_trials(study) == 1
-    abandoned = study.trials[second.number]
-    assert abandoned.state == TrialState.FAIL and abandoned.user_attrs["stop_reason"] == "interrupted"
+def dead_process() -> dict:
+    """A process record whose process has exited (a killed earlier run)."""
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    record = {**this_process(), "pid": finished.pid, "started": psutil.Process(finished.pid).create_time()}
+    finished.wait()
+    return record
+
+
+def test_trials_whose_processes_are_gone_are_interrupted_and_queued_again(study):
+    done, abandoned = study.ask(), study.ask()
+    study.tell(done, 1.0)
+    abandoned.set_user_attr(OWNER_ATTR, dead_process())
+    abandoned.set_user_attr(WORKER_ATTR, dead_process())
+    assert recover_trials(study) == 1
+    ended = study.trials[abandoned.number]
+    assert ended.state == TrialState.FAIL and ended.user_attrs["stop_reason"] == "interrupted"
     assert [t.state for t in study.trials][-1] == TrialState.WAITING
     assert count_results(study.get_trials()) == 1
+
+
+def test_a_live_run_keeps_its_running_trials(study):
+    """Another `sweeper run` of the study is alive: its trials are its own, whatever this run finds."""
+    mine = ask_owned(study)  # owned by this (live) process
+    worker_alive = study.ask()
+    worker_alive.set_user_attr(OWNER_ATTR, dead_process())  # its driver died, but its worker still trains
+    worker_alive.set_user_attr(WORKER_ATTR, this_process())
+    elsewhere = study.ask()
+    elsewhere.set_user_attr(OWNER_ATTR, {**dead_process(), "host": "another-machine"})  # cannot tell: keep
+    reused = study.ask()
+    reused.set_user_attr(OWNER_ATTR, {**this_process(), "started": 0.0})  # its pid now belongs to another process
+    assert recover_trials(study) == 1
+    states = {t.number: t.state for t in study.get_trials()}
+    assert [states[t.number] for t in (mine, worker_alive, elsewhere)] == [TrialState.RUNNING] * 3
+    assert states[reused.number] == TrialState.FAIL
+
+
+def test_an_unclaimed_trial_is_left_alone_until_its_grace_period_ends(study, monkeypatch):
+    """Asked a moment ago, its asker may not have recorded itself yet; long unclaimed, it was abandoned."""
+    study.ask()
+    assert recover_trials(study) == 0
+    monkeypatch.setattr("sweeper.trial._ownership.UNCLAIMED_GRACE_S", -1.0)
+    assert recover_trials(study) == 1
 
 
 def outcome(number, state="FAIL", reason="error", error="Traceback...\nValueError: bad"):
@@ -138,8 +177,6 @@ def _reap_as_optuna_does(study, trial):
 
 
 def test_the_retry_of_a_reaped_trial_is_never_surplus(study):
-    # Imported here: this module is imported by the spawned storage workers above, and the loop imports TF.
-    from sweeper.execution._worker_loop import _surplus
 
     # Trials 0, 2, 3 fill three of four slots; trial 1's worker died and Optuna queued its retry as trial 4.
     trials = [study.ask() for _ in range(4)]
@@ -148,9 +185,9 @@ def test_the_retry_of_a_reaped_trial_is_never_surplus(study):
     _reap_as_optuna_does(study, trials[1])
     retry = study.ask()
     assert retry.number == 4 and study.trials[4].system_attrs["failed_trial"] == 1
-    assert not _surplus(study, retry.number, n_trials=4)
+    assert not end_if_surplus(study, retry.number, n_trials=4)
     assert study.trials[4].state == TrialState.RUNNING
     # A fifth fresh trial would be one too many: ended as interrupted, not a result.
     extra = study.ask()
-    assert _surplus(study, extra.number, n_trials=4)
+    assert end_if_surplus(study, extra.number, n_trials=4)
     assert study.trials[extra.number].user_attrs["stop_reason"] == "interrupted"

@@ -111,3 +111,11 @@ def test_data_may_be_tf_datasets():
     data = study_data((train, train))
     assert data.is_dataset and "batch_size" not in data.fit_arguments(32)
     assert data.fit_arguments(32)["validation_data"] is train
+
+
+def test_an_error_line_reads_as_sentences_before_its_fix():
+    assert (
+        str(StudyFileError("raised X: boom", source="s.py:3", fix="fix it.")) == "s.py:3: raised X: boom. Fix: fix it."
+    )
+    assert str(StudyFileError("is wrong.", fix="f.")) == "is wrong. Fix: f."
+    assert str(StudyFileError("no fix given")) == "no fix given"

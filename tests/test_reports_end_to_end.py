@@ -114,3 +114,38 @@ def test_failed_trials_show_in_the_reports_with_their_traceback(tmp_path, write_
     assert f'File "{path}", line' in report.output and "in build_model_or_fail" in report.output
     html = (tmp_path / "reports" / "failing" / "report.html").read_text()
     assert "<details" in html and "this learning rate is not supported" in html
+
+
+LR_STUDY = """
+study = sw.Study(
+    name="lr", data=load_data, model=build_model, monitor="val_loss", epochs=5, batch_size=128, n_trials=1,
+    pruner=None, seed=0, sampler=optuna.samplers.GridSampler({"lr": [1e-2]}),
+    # min_delta=10: no epoch after the first improves, so every later epoch ends with a cut.
+    callbacks=[sw.ReduceLROnPlateau(factor=0.3, patience=1, min_delta=10.0), sw.TensorBoard()],
+)
+"""
+
+
+def test_epochs_csv_learning_rate_is_the_rate_each_epoch_trained_at_as_in_kerass_history(tmp_path, write_study):
+    import keras
+    from conftest import DIGITS_DATA
+
+    path = write_study(LR_STUDY)
+    assert sweep("run", str(path), cwd=tmp_path).exit_code == 0
+    logged = pd.read_csv(tmp_path / "reports" / "lr" / "epochs.csv").sort_values("epoch")["learning_rate"]
+
+    # The same fit in plain Keras, as a user would write it.
+    namespace: dict = {}
+    exec(DIGITS_DATA, namespace)
+    (x, y), validation = namespace["load_data"]()
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential(
+        [keras.Input((64,)), keras.layers.Dense(32, activation="relu"), keras.layers.Dense(10, activation="softmax")]
+    )
+    model.compile(keras.optimizers.Adam(1e-2), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    plateau = keras.callbacks.ReduceLROnPlateau(factor=0.3, patience=1, min_delta=10.0)
+    history = model.fit(x, y, batch_size=128, epochs=5, validation_data=validation, callbacks=[plateau], verbose=0)
+
+    expected = history.history["learning_rate"]
+    assert expected == pytest.approx([1e-2, 1e-2, 3e-3, 9e-4, 2.7e-4])  # cut after epochs 1, 2 and 3
+    assert logged.tolist() == pytest.approx(expected, rel=1e-6)

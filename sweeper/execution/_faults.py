@@ -17,6 +17,7 @@ from sweeper._compat import has_heartbeat, storage_of, trial_id_of
 from sweeper._errors import SweepAborted
 from sweeper.storage._heartbeat import reap_stale_trials
 from sweeper.trial._outcome import RETRIED_ATTR, STOP_REASON_ATTR, StopReason, TrialOutcome, last_line
+from sweeper.trial._ownership import is_abandoned
 
 # Planned attributes a retry keeps, so it trains from the same seed as the original.
 _KEPT_ON_RETRY = ("repeat", "repeat_of")
@@ -74,32 +75,24 @@ def interrupt_trial(study: optuna.Study, trial_id: int) -> None:
     fail_trial(study, trial_id, StopReason.INTERRUPTED, retry=True)
 
 
-def recover_trials(study: optuna.Study) -> None:
-    """Ends trials that earlier runs' dead workers left RUNNING, queuing their retries.
+def recover_trials(study: optuna.Study) -> int:
+    """Ends the trials whose processes are gone, queuing their retries.
 
-    With heartbeats (an RDB storage), only stale trials: other machines' workers
-    may be running the rest. A journal file has one driver, so every RUNNING
-    trial there was abandoned.
+    With heartbeats (an RDB storage), a trial silent for the grace period is
+    failed and retried by Optuna. Without (a journal file), a RUNNING trial is
+    ended once every process recorded on it has exited (``execution/_ownership.py``):
+    a killed earlier run's trials are recovered, another live run's are left alone.
 
     Args:
-        study: The study about to run.
+        study: The study.
+
+    Returns:
+        How many trials were ended here (heartbeat reaping is not counted).
     """
     if has_heartbeat(storage_of(study)):
         reap_stale_trials(study)
-        return
-    recover_abandoned_trials(study)
-
-
-def recover_abandoned_trials(study: optuna.Study) -> int:
-    """Ends the trials a killed earlier run left RUNNING, and queues them to run again.
-
-    Only one driver works on a study stored in a journal file, so any trial still
-    RUNNING when a sweep starts was abandoned.
-
-    Returns:
-        How many trials were recovered.
-    """
-    abandoned = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+        return 0
+    abandoned = [t for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)) if is_abandoned(t)]
     for trial in abandoned:
         interrupt_trial(study, trial_id_of(trial))
     return len(abandoned)

@@ -24,7 +24,17 @@ TRIAL_COLUMNS = [
     "checkpoint",
     "logdir",
 ]
-EXTRA_COLUMNS = ["repeat", "seed", "fit_s", "worker_rss_mb", "pid", "host", "datetime_start", "error"]
+EXTRA_COLUMNS = [
+    "repeat",
+    "seed",
+    "fit_s",
+    "worker_rss_mb",
+    "pid",
+    "host",
+    "datetime_start",
+    "datetime_complete",
+    "error",
+]
 
 
 def trials_frame(study: optuna.Study) -> pd.DataFrame:
@@ -36,7 +46,8 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
     Returns:
         The columns README.md documents (``trial``, ``state``, ``value``, ``best_epoch``, ...),
         one ``params_<name>`` column per param, then ``repeat``, ``seed``,
-        ``fit_s``, ``worker_rss_mb``, ``pid``, ``host``, ``datetime_start`` and ``error``.
+        ``fit_s``, ``worker_rss_mb``, ``pid``, ``host``, ``datetime_start``,
+        ``datetime_complete`` and ``error``.
     """
     rows = [_row(trial) for trial in study.get_trials(deepcopy=False)]
     param_columns = sorted({key for row in rows for key in row if key.startswith("params_")})
@@ -51,6 +62,7 @@ def _row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
         "state": trial.state.name,
         "value": attrs.get("best_value", trial.value),
         "datetime_start": trial.datetime_start,
+        "datetime_complete": trial.datetime_complete,
     }
     for column in TRIAL_COLUMNS[3:] + EXTRA_COLUMNS:
         row.setdefault(column, attrs.get(column))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ast
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper._errors import StudyFileError
 from sweeper.storage._open import JOURNAL_FILENAME, default_storage, is_rdb_url, open_storage
 from sweeper.storage._redact import redact
+from sweeper.study._peek import peek_study_file
 
 
 @dataclass(frozen=True)
@@ -74,21 +74,11 @@ def _has_study(storage: str, name: str) -> bool:
 
 
 def _name_in_file(path: Path) -> str:
-    """The study name a study file declares, read without running the file (no TF import)."""
-    if not path.exists():
-        raise StudyFileError("no such file.", source=str(path), fix="pass a study file or a study name.")
-    try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except SyntaxError as error:
-        raise StudyFileError(
-            f"syntax error: {error.msg}", source=f"{path}:{error.lineno}", fix="fix the syntax."
-        ) from None
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", None)) == "Study":
-            for keyword in node.keywords:
-                if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
-                    return str(keyword.value.value)
-    from sweeper.study._loader import load_study_file
+    """The study name a study file declares: read without running the file where it is a literal."""
+    name = peek_study_file(path).name
+    if isinstance(name, str):
+        return name
+    from sweeper.study._loader import load_study_file  # runs the file: imports its framework
 
     return load_study_file(path).name
 
@@ -131,8 +121,34 @@ def _summary(ref: StudyRef) -> dict[str, object]:
 
 
 def best_trial(study: optuna.Study) -> FrozenTrial | None:
-    """The best COMPLETE trial, or ``None`` when there is none yet."""
-    try:
-        return study.best_trial
-    except ValueError:
+    """The best COMPLETE trial, or ``None`` when there is none yet; on a tie, the lowest number.
+
+    Args:
+        study: The study.
+
+    Returns:
+        The trial.
+    """
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    return best_complete(study.get_trials(deepcopy=False), maximize)
+
+
+def best_complete(trials: list[FrozenTrial], maximize: bool) -> FrozenTrial | None:
+    """The best COMPLETE trial of ``trials``; of equal values, the lowest trial number.
+
+    One tie rule everywhere sweeper names a best trial: the progress line, ``sweeper
+    best``, ``sweeper ls`` and the reports. (Optuna's own ``best_trial`` leaves ties to
+    the storage's order.)
+
+    Args:
+        trials: Trials in any states.
+        maximize: Whether a larger value is better.
+
+    Returns:
+        The trial, or ``None`` when none is COMPLETE.
+    """
+    complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    if not complete:
         return None
+    sign = -1.0 if maximize else 1.0
+    return min(complete, key=lambda t: (sign * t.value, t.number))

@@ -29,7 +29,8 @@ class StudyData:
     def fit_arguments(self, batch_size: int | None) -> dict[str, Any]:
         """Keyword arguments for ``model.fit``."""
         if self.is_dataset:
-            arguments = {"x": self.train}
+            # A dataset is shuffled (or not) by its own pipeline; Keras warns on every fit given shuffle=True.
+            arguments = {"x": self.train, "shuffle": False}
         else:
             arguments = {"x": self.train[0], "y": self.train[1], "batch_size": batch_size}
         if self.val is not None:

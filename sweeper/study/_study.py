@@ -96,10 +96,11 @@ class Study:
             check()
 
     def _check_name(self) -> None:
-        if not isinstance(self.name, str) or not STUDY_NAME.match(self.name):
+        problem = _name_problem(self.name)
+        if problem:
             raise StudyFileError(
-                f"Study name={self.name!r} is not a plain name; it must not contain '/' or start with '.'.",
-                fix="use letters, digits, '_', '-' and '.', e.g. name='digits'.",
+                f"Study name={self.name!r} {problem}; it names the folders runs/<name>/ and reports/<name>/.",
+                fix="use letters, digits, '_', '-' and '.', starting with a letter or digit, e.g. name='digits'.",
             )
 
     def _check_callables(self) -> None:
@@ -193,6 +194,20 @@ class Study:
     def fresh_user_callbacks(self) -> list[Any]:
         """Deep copies of the plain Keras callbacks, one set per trial."""
         return [copy.deepcopy(c) for c in self.callbacks if not isinstance(c, SearchableCallback)]
+
+
+def _name_problem(name: Any) -> str | None:
+    """What keeps ``name`` from being a study name, in words; ``None`` for a good name."""
+    if not isinstance(name, str):
+        return f"is not a string but {type(name).__name__}"
+    if not name:
+        return "is empty"
+    if STUDY_NAME.match(name):
+        return None
+    if not name[0].isalnum():
+        return f"starts with {name[0]!r}"
+    bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_.-"))}, key=name.index)
+    return "contains " + ", ".join("a space" if c == " " else repr(c) for c in bad)
 
 
 def _is_int(value: Any) -> bool:

@@ -29,7 +29,8 @@ from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import WorkerContext, worker_context, worker_rss_mb
 from sweeper.trial._hparams import write_hparams
 from sweeper.trial._model import build_model, callback_specs, release_memory
-from sweeper.trial._outcome import EPOCHS_RUN_ATTR, StopReason, TrialOutcome
+from sweeper.trial._outcome import EPOCHS_RUN_ATTR, StopReason, TrialOutcome, outcome_of_trial
+from sweeper.trial._ownership import WORKER_ATTR, this_process
 
 MAX_ERROR_CHARS = 8000
 
@@ -52,20 +53,22 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     started = time.perf_counter()
     # Beats until the trial is told: a trial silent for the grace period is reaped.
     with beating(storage_of(optuna_study), trial_id):
-        _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname()})
-        outcome, attrs = _fit_safely(context, config, trial)
-        outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
-        attrs.update(
-            stop_reason=outcome.stop_reason,
-            duration_s=round(time.perf_counter() - started, 3),
-            worker_rss_mb=outcome.worker_rss_mb,
-        )
         try:
+            _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname(), WORKER_ATTR: this_process()})
+            outcome, attrs = _fit_safely(context, config, trial)
+            outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
+            attrs.update(
+                stop_reason=outcome.stop_reason,
+                duration_s=round(time.perf_counter() - started, 3),
+                worker_rss_mb=outcome.worker_rss_mb,
+            )
             _set_attrs(trial, attrs)
             _tell(optuna_study, trial, outcome)
         except UpdateFinishedTrialError:
-            # Reaped for a stale heartbeat while this worker was stalled; its retry counts.
-            return dataclasses.replace(outcome, counted=False)
+            # Another process ended it first (reaped as stale or abandoned, or a surplus):
+            # what the storage says stands, under one name everywhere. Its retry counts.
+            ended = outcome_of_trial(storage_of(optuna_study).get_trial(trial_id))
+            return dataclasses.replace(ended, counted=False, pid=os.getpid(), worker_rss_mb=worker_rss_mb())
     return outcome
 
 
@@ -105,19 +108,14 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
 
     mode = _stored_mode(trial)  # the probe resolved it once for the whole sweep
     paths = TrialPaths(config.trial_dir(study.name, trial.number), trial.number)
-    callbacks = [spec.build(v, BuildContext(paths, study.monitor, mode)) for spec, v in values.items()]
-    callbacks += study.fresh_user_callbacks()
+    built = [spec.build(v, BuildContext(paths, study.monitor, mode)) for spec, v in values.items()]
+    callbacks = tensorboard_first([*built, *study.fresh_user_callbacks()])
     recorder = TrialRecorder(study.monitor, mode)
     bridge = PruningBridge(trial, study.monitor, mode)
 
     fit_started = time.perf_counter()
-    model.fit(
-        **context.data.fit_arguments(study.batch_size),
-        epochs=study.epochs,
-        callbacks=[*callbacks, recorder, bridge],
-        verbose=0,
-        **study.fit_kwargs,
-    )
+    fit_arguments = {**context.data.fit_arguments(study.batch_size), **study.fit_kwargs}  # the user's win
+    model.fit(**fit_arguments, epochs=study.epochs, callbacks=[*callbacks, recorder, bridge], verbose=0)
     fit_seconds = time.perf_counter() - fit_started
     outcome = _outcome(trial.number, _stop_reason(study, recorder, bridge, callbacks), recorder, bridge)
     logdir = _logdir(callbacks)
@@ -126,6 +124,22 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
     attrs = _recorded_attrs(recorder, callbacks, logdir)
     attrs.update(fit_s=round(fit_seconds, 3), seed=None if study.seed is None else study.seed + repeat)
     return outcome, attrs
+
+
+def tensorboard_first(callbacks: list[Any]) -> list[Any]:
+    """The callbacks in fit order, TensorBoard writers first, the others as declared.
+
+    Keras's TensorBoard logs the optimizer's learning rate as it is when it writes
+    the epoch. Ahead of ReduceLROnPlateau, that is the rate the epoch trained at,
+    the value Keras's ``history`` records; behind it, the cut rate of the next epoch.
+
+    Args:
+        callbacks: The trial's Keras callbacks.
+
+    Returns:
+        The same callbacks, reordered.
+    """
+    return sorted(callbacks, key=lambda callback: not isinstance(callback, keras.callbacks.TensorBoard))
 
 
 def _recorded_attrs(recorder: TrialRecorder, callbacks: list[Any], logdir: str | None) -> dict[str, Any]:

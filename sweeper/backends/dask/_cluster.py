@@ -182,6 +182,5 @@ class _NewTrials:
             if trial.state.is_finished() and trial.number not in self.seen:
                 self.seen.add(trial.number)
                 outcome = outcome_of_trial(trial)
-                self.progress.update(
-                    dataclasses.replace(outcome, counted=outcome.counted and trial.number not in retried)
-                )
+                counted = outcome.counted and trial.number not in retried
+                self.progress.update(dataclasses.replace(outcome, counted=counted), trials)

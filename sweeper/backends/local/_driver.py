@@ -11,16 +11,19 @@ import optuna
 
 from sweeper._compat import storage_of, trial_id_of
 from sweeper.backends.local._pool import WorkerDied, WorkerPool
-from sweeper.execution._faults import FailFast, FaultPolicy, attempt_of, fail_trial, interrupt_trial
+from sweeper.execution._budget import end_if_surplus, trials_wanted
+from sweeper.execution._faults import FailFast, FaultPolicy, attempt_of, fail_trial, interrupt_trial, recover_trials
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import trial_in_worker
-from sweeper.storage._heartbeat import ask, reap_stale_trials
 from sweeper.storage._redact import redact
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._outcome import StopReason, TrialOutcome, count_results, epoch_budget_spent, outcome_of_trial
+from sweeper.trial._ownership import ask_owned, can_be_recovered
 
 # How often the loop wakes while waiting, so signals are handled promptly.
 _POLL_S = 0.5
+# How often it reads the storage while only other processes' trials run.
+_OTHERS_POLL_S = 1.0
 
 
 class SweepDriver:
@@ -74,14 +77,29 @@ class SweepDriver:
 
     def _run(self) -> None:
         self._start_trials()
-        while self.in_flight:
-            done, _ = wait(self.in_flight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+        while self.in_flight or self._others_running():
+            done = self._wait()
             for future in done:
                 self._finish(future)
             self.fail_fast.check()
-            if done:  # the storage is read only when a slot has freed, not on every poll
+            if done or not self.in_flight:  # the storage is read when a slot frees, not on every poll
                 self._start_trials()
             self._enter_tail()
+
+    def _wait(self) -> set[Future]:
+        if not self.in_flight:
+            # Only another process's trials run: if one of them is lost, its retry falls to us.
+            time.sleep(_OTHERS_POLL_S)
+            return set()
+        done, _ = wait(self.in_flight, timeout=_POLL_S, return_when=FIRST_COMPLETED)
+        return done
+
+    def _others_running(self) -> bool:
+        """Whether another process's trials run while the study still lacks results."""
+        trials = self.study.get_trials(deepcopy=False)
+        if self._past_deadline() or epoch_budget_spent(trials, self.config.epoch_budget):
+            return False
+        return count_results(trials) < self.n_trials and any(can_be_recovered(t, self.study) for t in trials)
 
     def _enter_tail(self) -> None:
         """Runs ``on_tail`` once trials still run but a free slot got none: nothing is left to start."""
@@ -101,15 +119,18 @@ class SweepDriver:
         self.in_flight.clear()
 
     def _start_trials(self) -> None:
-        reap_stale_trials(self.study)  # on a shared RDB storage: trials of workers that died elsewhere
+        recover_trials(self.study)  # trials whose processes are gone: a killed run's, a lost machine's
         trials = self.study.get_trials(deepcopy=False)
         if epoch_budget_spent(trials, self.config.epoch_budget):
             return
-        results = count_results(trials)
-        while self.pool.has_free_slot() and results + len(self.in_flight) < self.n_trials and not self._past_deadline():
-            trial = ask(self.study)
+        wanted = trials_wanted(trials, self.n_trials)  # other runs of the study count too
+        while self.pool.has_free_slot() and wanted > 0 and not self._past_deadline():
+            trial = ask_owned(self.study)
+            if end_if_surplus(self.study, trial.number, self.n_trials):
+                return  # another process took the last trial first
             future = self.pool.submit(trial_in_worker, self.config, self.study.study_name, trial_id_of(trial))
             self.in_flight[future] = trial
+            wanted -= 1
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
@@ -126,7 +147,7 @@ class SweepDriver:
             outcome = outcome_of_trial(storage_of(self.study).get_trial(trial_id_of(trial)))
         self.fail_fast.record(outcome)
         if self.progress:
-            self.progress.update(outcome)
+            self.progress.update(outcome, self.study.get_trials(deepcopy=False))
 
     def _worker_died(self, trial: optuna.Trial, message: str) -> TrialOutcome:
         """Fails the trial a dead worker was running, and retries it while retries remain."""
