@@ -15,7 +15,7 @@ from sweeper._errors import (
 )
 from sweeper.api import SweepResult, WrittenReport, best, list_studies, report, run, tensorboard, worker
 from sweeper.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
-from sweeper.reports import Report, load_report, read_tensorboard
+from sweeper.reports import EarlyStoppingReplay, Report, load_report, read_tensorboard, replay_early_stopping
 from sweeper.study import Study, choice, float_range, int_range
 
 __version__ = "0.1.0"
@@ -23,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CorruptEventFileWarning",
     "EarlyStopping",
+    "EarlyStoppingReplay",
     "ModelCheckpoint",
     "MonitorNotFoundError",
     "ReduceLROnPlateau",
@@ -43,6 +44,7 @@ __all__ = [
     "list_studies",
     "load_report",
     "read_tensorboard",
+    "replay_early_stopping",
     "report",
     "run",
     "tensorboard",

@@ -149,3 +149,32 @@ def test_epochs_csv_learning_rate_is_the_rate_each_epoch_trained_at_as_in_kerass
     expected = history.history["learning_rate"]
     assert expected == pytest.approx([1e-2, 1e-2, 3e-3, 9e-4, 2.7e-4])  # cut after epochs 1, 2 and 3
     assert logged.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+def test_replaying_each_trials_own_early_stopping_reproduces_its_stop_and_value(reports):
+    root, folder = reports
+    trials = pd.read_csv(folder / "trials.csv").set_index("trial")
+    replay = pd.read_csv(folder / "replay.csv")
+    summary = pd.read_csv(folder / "replay_summary.csv")
+    recorded = sw.load_report("e2e", runs_dir=root / "runs").early_stopping.set_index("trial")
+    results = set(trials.index[trials["state"].isin(["COMPLETE", "PRUNED"])])
+    assert set(recorded.index) >= results and set(replay["trial"]) >= results
+    assert (recorded["max_epochs"] == 6).all() and (recorded["monitor"] == "val_accuracy").all()
+    assert (recorded["mode"] == "max").all()  # the study's direction, as EarlyStopping watches the study's monitor
+    assert sorted(replay["patience"].unique()) == [0, 1, 2, 3]  # every patience up to the largest searched
+    assert len(replay) == 4 * replay["trial"].nunique() and len(summary) == 4
+    complete = trials[trials["state"] == "COMPLETE"]
+    assert len(complete) >= 2
+    for trial, row in complete.iterrows():
+        assert recorded.loc[trial, "patience"] == row["params_EarlyStopping.patience"]
+        own = replay.loc[(replay["trial"] == trial) & (replay["patience"] == row["params_EarlyStopping.patience"])]
+        assert len(own) == 1
+        own = own.iloc[0]
+        assert not own["censored"] and own["value"] == row["value"] and own["value_change"] == 0
+        assert own["epochs_run"] == row["epochs_run"] and own["epochs_saved"] == 0
+        if row["stop_reason"] == "early_stopping":
+            assert own["stop_epoch"] == row["epochs_run"] - 1
+        else:
+            assert row["stop_reason"] == "max_epochs" and row["epochs_run"] == 6
+    html = (folder / "report.html").read_text()
+    assert "<h2>EarlyStopping replay</h2>" in html and "Nothing to replay" not in html

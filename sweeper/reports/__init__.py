@@ -1,7 +1,8 @@
-"""Reports: every trial's storage record and TensorBoard logs, in pandas and on one HTML page."""
+"""Reports: every trial's storage record and TensorBoard logs in pandas, an EarlyStopping replay, one HTML page."""
 
 from sweeper.logs import read_tensorboard
 from sweeper.reports._build import load_report
+from sweeper.reports._replay_tables import EarlyStoppingReplay, replay_early_stopping
 from sweeper.reports._report import Report
 
-__all__ = ["Report", "load_report", "read_tensorboard"]
+__all__ = ["EarlyStoppingReplay", "Report", "load_report", "read_tensorboard", "replay_early_stopping"]

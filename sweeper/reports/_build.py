@@ -7,6 +7,7 @@ from pathlib import Path
 import optuna
 
 from sweeper.reports._epochs import epochs_frame
+from sweeper.reports._replay_tables import recorded_settings, replay_tables
 from sweeper.reports._report import Report
 from sweeper.reports._settings import settings_frame
 from sweeper.reports._trials import trials_frame
@@ -31,15 +32,22 @@ def load_report(study: str, runs_dir: str | Path = "runs", storage: str | None =
 def build_report(ref: StudyRef, study: optuna.Study) -> Report:
     """Gathers a study's tables from its storage and its TensorBoard logs."""
     mode = study.user_attrs.get("mode") or ("max" if study.direction.name == "MAXIMIZE" else "min")
+    monitor = study.user_attrs.get("monitor", "value")
     trials = trials_frame(study)
+    epochs = epochs_frame(trials, ref.study_dir / "trials")
+    early_stopping = recorded_settings(study)
+    replay = replay_tables(trials, epochs, early_stopping, monitor, mode)
     return Report(
         study_name=ref.name,
-        monitor=study.user_attrs.get("monitor", "value"),
+        monitor=monitor,
         mode=mode,
         trials=trials,
-        epochs=epochs_frame(trials, ref.study_dir / "trials"),
+        epochs=epochs,
         settings=settings_frame(trials, mode),
         importances=_importances(study),
+        early_stopping=early_stopping,
+        replay=replay.table,
+        replay_summary=replay.summary,
     )
 
 

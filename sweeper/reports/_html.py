@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from sweeper.reports.figures import importances_bar, learning_curves, patience_factor_heatmap, value_vs_epochs
+from sweeper.reports.figures import (
+    epochs_saved_vs_value_lost,
+    importances_bar,
+    learning_curves,
+    patience_factor_heatmap,
+    value_vs_epochs,
+)
 
 if TYPE_CHECKING:
     from sweeper.reports._report import Report
 
 STATES = ("COMPLETE", "PRUNED", "FAIL", "RUNNING")
+REPLAY_FIGURE = "Epochs saved against value lost"
 TRIAL_TABLE_COLUMNS = ["trial", "state", "value", "best_epoch", "epochs_run", "stop_reason", "lr_reductions"]
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1100px; padding: 0 1em; color: #222; }
@@ -49,6 +56,7 @@ def render_html(report: Report) -> str:
         _best_trial(report),
         _figures_section(report),
         _settings_section(report),
+        _replay_section(report),
         _trials_section(report),
         _errors_section(report.trials),
     ]
@@ -161,6 +169,7 @@ def _missing_reason(name: str) -> str:
         "Value against epochs run": "no trial has both a value and an epoch count",
         "Callback settings heat map": "two callback settings were not both searched, or no trial completed",
         "Parameter importances": "too few completed trials to compute them",
+        REPLAY_FIGURE: "no trial was replayed exactly",
     }.get(name, "no data")
 
 
@@ -173,6 +182,27 @@ def _settings_section(report: Report) -> str:
     return (
         "<h2>Callback settings</h2>\n<p>Best mean value first. Values over COMPLETE trials only; wasted epochs "
         "are those run after the best one.</p>\n" + _table_html(table)
+    )
+
+
+def _replay_section(report: Report) -> str:
+    heading = "<h2>EarlyStopping replay</h2>\n"
+    if report.replay_summary.empty:
+        return heading + (
+            '<p class="note">Nothing to replay: no trial recorded the EarlyStopping it ran with a logged curve '
+            "of its monitor (the study has no <code>sweeper.EarlyStopping</code>, or it ran before sweeper "
+            "recorded one).</p>"
+        )
+    figure = epochs_saved_vs_value_lost(report.replay, report.mode, report.monitor)
+    caption = (
+        "One point per patience: the epochs it saves in total against the value it loses per trial, over the "
+        "trials replayed exactly; hollow points had censored trials."
+    )
+    return (
+        heading + "<p>Each trial's own curve is exact, so a setting that stops no later than the trial did is "
+        "replayed exactly (its stop epoch and value, as Keras 3 decides them); one that would have run longer "
+        "is censored, unless the trial ran all its epochs, and the pruner could have judged other trials "
+        "differently.</p>\n" + _figure_html(REPLAY_FIGURE, figure, caption) + "\n" + _table_html(report.replay_summary)
     )
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
+from sweeper.reports._replay import RECORDED_COLUMNS, REPLAY_COLUMNS, SUMMARY_COLUMNS
 from sweeper.trial._outcome import last_line, raised_at
 
 
@@ -22,6 +23,11 @@ class Report:
         settings: One row per combination of callback settings (``settings.csv``).
         importances: Optuna's parameter importances, or empty when there are too
             few completed trials to compute them.
+        early_stopping: Each trial's EarlyStopping as it ran (monitor, resolved mode,
+            patience, min_delta, baseline, start_from_epoch, restore_best_weights) and
+            the study's ``max_epochs``; empty without a ``sweeper.EarlyStopping``.
+        replay: One row per (trial, replayed EarlyStopping setting) (``replay.csv``).
+        replay_summary: One row per replayed setting (``replay_summary.csv``).
     """
 
     study_name: str
@@ -31,6 +37,9 @@ class Report:
     epochs: pd.DataFrame
     settings: pd.DataFrame
     importances: dict[str, float]
+    early_stopping: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RECORDED_COLUMNS))
+    replay: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLAY_COLUMNS))
+    replay_summary: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SUMMARY_COLUMNS))
 
     @property
     def best(self) -> pd.Series | None:

@@ -31,6 +31,8 @@ class StopReason(str, Enum):
 NOT_RESULTS = frozenset({StopReason.INTERRUPTED.value})
 STOP_REASON_ATTR = "stop_reason"
 EPOCHS_RUN_ATTR = "epochs_run"
+# The study's epochs, which the trial ran unless something stopped it: the reports' replay needs it.
+MAX_EPOCHS_ATTR = "max_epochs"
 # Set on a trial whose retry (same params) stands in for it.
 RETRIED_ATTR = "retried"
 # A study attribute: set by a driver that was stopped, so worker loops elsewhere stop too.

@@ -17,6 +17,7 @@ from optuna.trial import TrialState
 from sweeper._compat import storage_of, trial_from_id
 from sweeper.callbacks import BuildContext, TrialPaths
 from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
+from sweeper.callbacks._early_stopping import EARLY_STOPPING_ATTR, EarlyStopping, early_stopping_settings
 from sweeper.callbacks._trial_recorder import TrialRecorder
 from sweeper.search._pruners import make_pruner
 from sweeper.search._pruning import PruningBridge
@@ -29,7 +30,7 @@ from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import WorkerContext, worker_context, worker_rss_mb
 from sweeper.trial._hparams import write_hparams
 from sweeper.trial._model import build_model, callback_specs, release_memory
-from sweeper.trial._outcome import EPOCHS_RUN_ATTR, StopReason, TrialOutcome, outcome_of_trial
+from sweeper.trial._outcome import EPOCHS_RUN_ATTR, MAX_EPOCHS_ATTR, StopReason, TrialOutcome, outcome_of_trial
 from sweeper.trial._ownership import WORKER_ATTR, this_process
 
 MAX_ERROR_CHARS = 8000
@@ -123,6 +124,8 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
         write_hparams(logdir, trial.number, trial.params, {f"best_{study.monitor}": recorder.best})
     attrs = _recorded_attrs(recorder, callbacks, logdir)
     attrs.update(fit_s=round(fit_seconds, 3), seed=None if study.seed is None else study.seed + repeat)
+    attrs[MAX_EPOCHS_ATTR] = study.epochs
+    attrs.update(_early_stopping_attr(values, built))
     return outcome, attrs
 
 
@@ -153,6 +156,14 @@ def _recorded_attrs(recorder: TrialRecorder, callbacks: list[Any], logdir: str |
         "checkpoint": _checkpoint_path(callbacks),
         "logdir": logdir,
     }
+
+
+def _early_stopping_attr(values: dict[Any, Any], built: list[Any]) -> dict[str, Any]:
+    """The first ``sweeper.EarlyStopping``'s settings as its Keras callback ran them, for the reports' replay."""
+    for spec, callback in zip(values, built, strict=True):
+        if isinstance(spec, EarlyStopping):
+            return {EARLY_STOPPING_ATTR: early_stopping_settings(callback)}
+    return {}
 
 
 def _stored_mode(trial: optuna.Trial) -> Mode:
