@@ -5,6 +5,25 @@ from __future__ import annotations
 import pytest
 from conftest import sweep
 
+
+@pytest.fixture(scope="module", autouse=True)
+def one_warm_worker():
+    """One worker process for every case here, as `sweeper.run` keeps it warm between sweeps in a process.
+
+    `sweeper run` kills its idle workers as the CLI exits; in this test process that would
+    cost a TensorFlow import per case, only for each probe to fail. The worker loads each
+    case's study file afresh (by path and modification time).
+    """
+    import sweeper.api
+
+    release = sweeper.api.release_warm_workers
+    patch = pytest.MonkeyPatch()
+    patch.setattr(sweeper.api, "release_warm_workers", lambda: None)
+    yield
+    patch.undo()
+    release()
+
+
 OK_FIELDS = "name='bad', data=load_data, model=build_model, monitor='val_accuracy', epochs=1, n_trials=1"
 
 # (case id, study file body, what the one error line must say)
