@@ -21,6 +21,19 @@ runs_dir_option = click.option("--runs-dir", default="runs", show_default=True, 
 storage_option = click.option(
     "--storage", default=None, help="Optuna RDB URL or journal file. [default: runs/<study>/journal.log]"
 )
+# The study's own budget and retries, overridden: `run` and `worker` take them alike.
+n_trials_option = click.option(
+    "--n-trials", default=None, type=int, help="Results the study should hold. [default: the study's]"
+)
+retries_option = click.option(
+    "--retries", default=None, type=int, help="Reruns of a trial lost with its worker. [default: the study's, 1]"
+)
+epoch_budget_option = click.option(
+    "--epoch-budget",
+    default=None,
+    type=int,
+    help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]",
+)
 
 
 @click.group()
@@ -41,24 +54,15 @@ def main() -> None:
 @main.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
-@click.option(
-    "--n-trials", default=None, type=int, help="Finished trials the study should hold. [default: the study's]"
-)
-@click.option(
-    "--retries", default=None, type=int, help="Reruns of a trial whose worker died. [default: the study's, 1]"
-)
+@n_trials_option
+@retries_option
 @click.option(
     "--fail-fast",
     default=None,
     type=int,
     help="Stop once this many trials failed and none succeeded; 0 never stops. [default: the study's, 3]",
 )
-@click.option(
-    "--epoch-budget",
-    default=None,
-    type=int,
-    help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]",
-)
+@epoch_budget_option
 @storage_option
 @runs_dir_option
 @click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
@@ -122,16 +126,9 @@ def run(
     "--storage", required=True, help="The study's shared Optuna storage, e.g. postgresql+psycopg://user:pw@host/db."
 )
 @runs_dir_option
-@click.option("--n-trials", default=None, type=int, help="Results the study should hold. [default: the study's]")
-@click.option(
-    "--retries", default=None, type=int, help="Reruns of a trial lost with its worker. [default: the study's, 1]"
-)
-@click.option(
-    "--epoch-budget",
-    default=None,
-    type=int,
-    help="Start no trial once the trials have trained this many epochs in all. [default: the study's, none]",
-)
+@n_trials_option
+@retries_option
+@epoch_budget_option
 def worker(
     study_file: str, storage: str, runs_dir: str, n_trials: int | None, retries: int | None, epoch_budget: int | None
 ) -> None:
