@@ -13,7 +13,19 @@ from sweeper._errors import (
     SweeperError,
     SweepTerminated,
 )
-from sweeper.api import SweepResult, WrittenReport, best, list_studies, report, run, tensorboard, worker
+from sweeper.api import (
+    SweepResult,
+    SweepStatus,
+    WrittenReport,
+    best,
+    confirm,
+    list_studies,
+    report,
+    run,
+    status,
+    tensorboard,
+    worker,
+)
 from sweeper.callbacks import EarlyStopping, ModelCheckpoint, ReduceLROnPlateau, TensorBoard
 from sweeper.reports import EarlyStoppingReplay, Report, load_report, read_tensorboard, replay_early_stopping
 from sweeper.study import Study, choice, float_range, int_range
@@ -32,12 +44,14 @@ __all__ = [
     "StudyFileError",
     "SweepAborted",
     "SweepResult",
+    "SweepStatus",
     "SweepTerminated",
     "SweeperDeprecationWarning",
     "SweeperError",
     "TensorBoard",
     "WrittenReport",
     "best",
+    "confirm",
     "choice",
     "float_range",
     "int_range",
@@ -47,6 +61,7 @@ __all__ = [
     "replay_early_stopping",
     "report",
     "run",
+    "status",
     "tensorboard",
     "worker",
 ]

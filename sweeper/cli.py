@@ -36,6 +36,14 @@ epoch_budget_option = click.option(
 )
 
 
+trial_timeout_option = click.option(
+    "--trial-timeout",
+    default=None,
+    type=float,
+    help="Stop a trial at the first batch end past this many seconds. [default: the study's, none]",
+)
+
+
 @click.group()
 @click.version_option(package_name="sweeper")
 def main() -> None:
@@ -51,68 +59,87 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-@main.command()
-@click.argument("study_file", type=click.Path(dir_okay=False))
-@click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
-@n_trials_option
-@retries_option
-@click.option(
+jobs_option = click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
+fail_fast_option = click.option(
     "--fail-fast",
     default=None,
     type=int,
     help="Stop once this many trials failed and none succeeded; 0 never stops. [default: the study's, 3]",
 )
-@epoch_budget_option
-@storage_option
-@runs_dir_option
-@click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
-@click.option(
+reports_dir_option = click.option("--reports-dir", default="reports", show_default=True, help="Where reports go.")
+backend_option = click.option(
     "--backend",
     type=click.Choice(["loky", "dask"]),
     default="loky",
     show_default=True,
     help="loky: --jobs processes here. dask: every worker of a Dask cluster (needs --scheduler, an RDB --storage).",
 )
-@click.option("--scheduler", default=None, help="The Dask scheduler, e.g. tcp://host:8786.")
-def run(
-    study_file: str,
-    jobs: int,
-    n_trials: int | None,
-    retries: int | None,
-    fail_fast: int | None,
-    epoch_budget: int | None,
-    storage: str | None,
-    runs_dir: str,
-    reports_dir: str,
-    backend: str,
-    scheduler: str | None,
-) -> None:
+scheduler_option = click.option("--scheduler", default=None, help="The Dask scheduler, e.g. tcp://host:8786.")
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@jobs_option
+@n_trials_option
+@retries_option
+@fail_fast_option
+@epoch_budget_option
+@trial_timeout_option
+@storage_option
+@runs_dir_option
+@reports_dir_option
+@backend_option
+@scheduler_option
+def run(study_file: str, **options: Any) -> None:
     """Run, or resume, the sweep STUDY_FILE declares.
 
     Ctrl-C or SIGTERM stops it within seconds: running trials end as interrupted,
     and running the same command again resumes.
     """
-    from sweeper.api import release_warm_workers
     from sweeper.api import run as run_sweep
 
+    _sweep_and_echo(lambda: run_sweep(study_file, **options))
+
+
+@main.command()
+@click.argument("study_file", type=click.Path(dir_okay=False))
+@click.option("--top", default=3, show_default=True, type=int, help="Best distinct model configurations to confirm.")
+@click.option("--repeats", default=3, show_default=True, type=int, help="Seeds per configuration and setting.")
+@jobs_option
+@retries_option
+@fail_fast_option
+@trial_timeout_option
+@storage_option
+@runs_dir_option
+@reports_dir_option
+@backend_option
+@scheduler_option
+def confirm(study_file: str, **options: Any) -> None:
+    """Confirm which callback settings of the study STUDY_FILE are worth it, on paired runs.
+
+    Creates (or resumes) the study <study>-confirm in the same storage: the --top best
+    model configurations, each with every searched value of the callback settings that
+    change training, and --repeats seeds, without pruning. EarlyStopping runs at the
+    largest patience searched and the smaller ones are read from the replay. Its
+    settings.csv compares the cells pair by pair.
+    """
+    from sweeper.api import confirm as confirm_study
+
+    _sweep_and_echo(lambda: confirm_study(study_file, **options))
+
+
+def _sweep_and_echo(action: Any) -> None:
+    """Runs a sweep (the options are the API function's own keywords), then prints its report and best trial."""
+    from sweeper.api import release_warm_workers
+
     try:
-        result = _guarded(
-            lambda: run_sweep(
-                study_file,
-                jobs=jobs,
-                n_trials=n_trials,
-                retries=retries,
-                fail_fast=fail_fast,
-                epoch_budget=epoch_budget,
-                storage=storage,
-                runs_dir=runs_dir,
-                reports_dir=reports_dir,
-                backend=backend,
-                scheduler=scheduler,
-            )
-        )
+        result = _guarded(action)
     finally:
         release_warm_workers()  # this process runs no other sweep
+    _echo_result(result)
+
+
+def _echo_result(result: Any) -> None:
     click.echo(f"report: {result.report}")
     if result.best_trial is None:
         click.echo("no trial completed; see the report's error column.", err=True)
@@ -129,9 +156,8 @@ def run(
 @n_trials_option
 @retries_option
 @epoch_budget_option
-def worker(
-    study_file: str, storage: str, runs_dir: str, n_trials: int | None, retries: int | None, epoch_budget: int | None
-) -> None:
+@trial_timeout_option
+def worker(study_file: str, **options: Any) -> None:
     """Join the study STUDY_FILE declares as one more worker, from any machine.
 
     Runs trials in this process until the study holds its n_trials results (or its
@@ -142,17 +168,20 @@ def worker(
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from sweeper.api import worker as join_study
 
-    ran = _guarded(
-        lambda: join_study(
-            study_file,
-            storage=storage,
-            runs_dir=runs_dir,
-            n_trials=n_trials,
-            retries=retries,
-            epoch_budget=epoch_budget,
-        )
-    )
+    ran = _guarded(lambda: join_study(study_file, **options))
     click.echo(f"worker {os.getpid()} ran {ran} trial(s); the study is done.")
+
+
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@storage_option
+def status(study: str, runs_dir: str, storage: str | None) -> None:
+    """Show once where the sweep of STUDY (a study file or a study name) is; it writes nothing."""
+    from sweeper.api import status as sweep_status
+
+    found = _guarded(lambda: sweep_status(study, runs_dir=runs_dir, storage=storage))
+    click.echo(found.text(terminal=sys.stdout.isatty()), nl=False)
 
 
 @main.command(name="ls")

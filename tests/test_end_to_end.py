@@ -176,7 +176,7 @@ def test_the_driver_imports_the_report_libraries_while_the_last_trial_runs(tmp_p
     import optuna
 
     import sweeper
-    import sweeper.api._run
+    import sweeper.api._sweep
 
     path = write_study(STUDY.replace('name="e2e"', 'name="tail"').replace("epochs=6", "epochs=2"))
     journal = tmp_path / "runs" / "tail" / "journal.log"
@@ -187,7 +187,7 @@ def test_the_driver_imports_the_report_libraries_while_the_last_trial_runs(tmp_p
         trials = optuna.load_study(study_name="tail", storage=storage).get_trials(deepcopy=False)
         states_at_tail.append(sorted(trial.state.name for trial in trials))
 
-    monkeypatch.setattr(sweeper.api._run, "import_report_libraries", record_states)
+    monkeypatch.setattr(sweeper.api._sweep, "import_report_libraries", record_states)
     sweeper.run(path, jobs=2, n_trials=3, runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports", progress=False)
     # Called once: every trial asked, the last one still training on the other worker.
     assert len(states_at_tail) == 1

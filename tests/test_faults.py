@@ -178,21 +178,22 @@ def build_model_that_may_diverge(trial):
     return model
 
 
-study = sw.Study(name="nan", data=load_data, model=build_model_that_may_diverge, monitor="val_accuracy",
+study = sw.Study(name="diverges", data=load_data, model=build_model_that_may_diverge, monitor="val_accuracy",
                  epochs=8, batch_size=128, n_trials=2, pruner=None, seed=0,
                  sampler=optuna.samplers.GridSampler({"explode": [True, False]}, seed=0),
                  callbacks=[sw.ModelCheckpoint(), sw.TensorBoard()])
 """
 
 
-def test_a_diverging_trial_fails_as_nan_at_once_and_keeps_its_logs_and_best_checkpoint(tmp_path, write_study):
+def test_a_diverging_trial_fails_as_diverged_at_once_and_keeps_its_logs_and_best_checkpoint(tmp_path, write_study):
     path = write_study(DIVERGES)
     result = sweep("run", str(path), "--jobs", "2", cwd=tmp_path)
     assert result.exit_code == 0, result.output
-    # keep_default_na=False: pandas would read the stop reason "nan" as a missing value.
-    trials = pd.read_csv(tmp_path / "reports" / "nan" / "trials.csv", keep_default_na=False).set_index("params_explode")
+    # pandas' defaults: the stop reason must not read as a missing value (it did when it was "nan").
+    trials = pd.read_csv(tmp_path / "reports" / "diverges" / "trials.csv").set_index("params_explode")
+    assert trials.index[trials["stop_reason"] == "diverged"].tolist() == [True]
     diverged, fine = trials.loc[True], trials.loc[False]
-    assert (diverged["state"], diverged["stop_reason"]) == ("FAIL", "nan")
+    assert diverged["state"] == "FAIL"
     assert diverged["epochs_run"] == 3  # stopped inside the epoch it diverged in, not after 8
     assert diverged["best_epoch"] in (0, 1)
     model = keras.models.load_model(diverged["checkpoint"], compile=False)  # its schedule is a test class

@@ -105,7 +105,7 @@ def test_fail_fast_stops_after_k_failures_with_the_first_message():
 
 
 @pytest.mark.parametrize(
-    "other", [outcome(0, "COMPLETE", "max_epochs"), outcome(0, "PRUNED", "pruned"), outcome(0, "FAIL", "nan")]
+    "other", [outcome(0, "COMPLETE", "max_epochs"), outcome(0, "PRUNED", "pruned"), outcome(0, "FAIL", "diverged")]
 )
 def test_fail_fast_never_stops_a_sweep_that_produced_a_result(other):
     with_result, without = FailFast(2), FailFast(2)

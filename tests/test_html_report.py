@@ -165,7 +165,18 @@ def test_heat_map_uses_patience_and_factor_and_brightens_the_better_values():
     ax = figure.axes[0]
     assert (ax.get_ylabel(), ax.get_xlabel()) == ("EarlyStopping.patience", "ReduceLROnPlateau.factor")
     assert ax.images[0].get_cmap().name == "viridis_r"  # lower is better, so lower is brighter
-    assert "0.9\nn=1" in [text.get_text() for text in ax.texts]
+    # callback_trials() holds one COMPLETE trial per cell: each shows its value, grey, not as a mean.
+    assert "0.9\n1 trial:\nnot a mean" in [text.get_text() for text in ax.texts]
+    assert np.ma.getmaskarray(ax.images[0].get_array()).all()
+
+
+def test_heat_map_colours_the_means_of_two_or_more_trials_only():
+    trials = callback_trials()
+    twice = pd.concat([trials, trials.assign(trial=trials["trial"] + 10, value=trials["value"] + 0.02)])
+    ax = figures.patience_factor_heatmap(twice, "max").axes[0]
+    texts = [text.get_text() for text in ax.texts]
+    assert "0.91\nn=2" in texts and not any("not a mean" in text for text in texts)
+    assert not np.ma.getmaskarray(ax.images[0].get_array()).all()
 
 
 def test_heat_map_falls_back_to_two_other_callback_params_or_none():

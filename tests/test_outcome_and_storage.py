@@ -1,8 +1,10 @@
 import numpy as np
+import optuna
 import pytest
 from optuna.trial import TrialState, create_trial
 
 from sweeper import MonitorNotFoundError, StudyFileError
+from sweeper.reports._trials import trials_frame
 from sweeper.storage._redact import redact
 from sweeper.study._data import study_data
 from sweeper.study._direction import check_monitor, is_better, resolve_mode
@@ -21,7 +23,7 @@ def test_results_are_complete_pruned_and_failures_of_the_trial_itself():
     trials = [
         trial(TrialState.COMPLETE),
         trial(TrialState.PRUNED),
-        trial(TrialState.FAIL, "nan"),
+        trial(TrialState.FAIL, "diverged"),
         trial(TrialState.FAIL, "error"),
         trial(TrialState.FAIL, "interrupted"),  # cut short by the sweep: retried, not counted
         trial(TrialState.RUNNING),
@@ -119,3 +121,12 @@ def test_an_error_line_reads_as_sentences_before_its_fix():
     )
     assert str(StudyFileError("is wrong.", fix="f.")) == "is wrong. Fix: f."
     assert str(StudyFileError("no fix given")) == "no fix given"
+
+
+def test_a_study_written_before_the_rename_reports_its_diverged_trials_as_diverged():
+    study = optuna.create_study()
+    study.add_trial(trial(TrialState.FAIL, "nan"))  # what sweeper stored before the stop reason was renamed
+    study.add_trial(trial(TrialState.COMPLETE, "max_epochs"))
+    trials = trials_frame(study)
+    assert trials["stop_reason"].tolist() == ["diverged", "max_epochs"]
+    assert counts_as_result(study.trials[0])

@@ -11,7 +11,15 @@ import pytest
 import sweeper as sw
 from sweeper.callbacks._early_stopping import early_stopping_settings
 from sweeper.reports._html import render_html
-from sweeper.reports._replay import NO_STOP, RECORDED_COLUMNS, REPLAY_COLUMNS, SUMMARY_COLUMNS, Settings, stop_epochs
+from sweeper.reports._replay import (
+    NO_STOP,
+    RECORDED_COLUMNS,
+    REPLAY_COLUMNS,
+    SUMMARY_COLUMNS,
+    Settings,
+    running_best_epoch,
+    stop_epochs,
+)
 from sweeper.reports._replay_tables import replay_tables
 from sweeper.reports._report import Report
 from sweeper.reports._settings import settings_frame
@@ -120,6 +128,12 @@ def test_nan_values_never_improve():
     assert replayed_stop([1.0, np.nan, 0.5], patience=2) is None
 
 
+def test_the_best_epoch_so_far_is_the_first_to_reach_the_best_and_skips_epochs_that_do_not_count():
+    values = np.array([[np.nan, 0.5, 0.7, 0.7, 0.6, 0.9], [0.3, 0.2, 0.2, 0.4, np.nan, 0.1]])
+    assert running_best_epoch(values, maximize=True).tolist() == [[-1, 1, 2, 2, 2, 5], [0, 0, 0, 3, 3, 3]]
+    assert running_best_epoch(values, maximize=False).tolist() == [[-1, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 5]]
+
+
 def test_the_replay_agrees_with_kerass_own_callback_on_random_logs():
     rng = np.random.default_rng(1)
     for _ in range(150):
@@ -147,7 +161,7 @@ SCRIPTED = {
     # Pruned at epoch 2: replayed up to it.
     2: ("pruned", 3, [1.0, 1.1, 1.2], [0.1, 0.05, 0.02]),
     # Diverged at epoch 3: that epoch's values count for no value.
-    3: ("nan", 3, [1.0, 0.9, 0.95, np.nan], [0.3, 0.6, 0.4, 0.9]),
+    3: ("diverged", 3, [1.0, 0.9, 0.95, np.nan], [0.3, 0.6, 0.4, 0.9]),
 }
 MAX_EPOCHS = 8
 
@@ -165,7 +179,7 @@ def scripted_frames() -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         [
             {
                 "trial": t,
-                "state": {"pruned": "PRUNED", "nan": "FAIL"}.get(reason, "COMPLETE"),
+                "state": {"pruned": "PRUNED", "diverged": "FAIL"}.get(reason, "COMPLETE"),
                 "value": own[t][0],
                 "best_epoch": own[t][1],
                 "epochs_run": len(losses),
@@ -376,6 +390,7 @@ def test_the_replay_of_a_long_run_matches_kerass_own_early_stopped_run(digits, l
     assert not replayed.censored
     assert replayed.stop_epoch == callback.stopped_epoch and replayed.epochs_run == epochs_run
     assert replayed.value == max(history["val_accuracy"])  # the trial's value: best val_accuracy up to the stop
+    assert replayed.best_epoch == history["val_accuracy"].index(max(history["val_accuracy"]))  # its first best epoch
     # Without its min_delta, baseline or start_from_epoch, the setting stops elsewhere: the parameter mattered.
     plain = {"patience": [int(callback.patience)], "min_delta": [0.0], "baseline": [None], "start_from_epoch": [0]}
     (without,) = replay_tables(trials, long, recorded, "val_accuracy", "max", plain).table.itertuples()

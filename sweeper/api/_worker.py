@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sweeper.api._sweep import record_targets
 from sweeper.execution._open_study import open_or_create_study
-from sweeper.execution._options import positive_option, whole_number_option
+from sweeper.execution._options import positive_option, seconds_option, whole_number_option
 from sweeper.search._samplers import make_sampler
 from sweeper.storage._open import open_storage
 from sweeper.storage._redact import redact
@@ -23,6 +24,7 @@ def worker(
     n_trials: int | None = None,
     retries: int | None = None,
     epoch_budget: int | None = None,
+    trial_timeout: float | None = None,
 ) -> int:
     """Joins the study as one more worker, in this process, until it holds ``n_trials`` results.
 
@@ -41,6 +43,8 @@ def worker(
             study's. Defaults to ``None``.
         epoch_budget: Start no trial once the study's trials have trained this many
             epochs; overrides the study's. Defaults to ``None``.
+        trial_timeout: Stop a trial at the first batch end past this many seconds;
+            overrides the study's. Defaults to ``None``.
 
     Returns:
         How many trials this worker ran.
@@ -59,13 +63,16 @@ def worker(
     retries = whole_number_option("--retries", probe.retries if retries is None else retries)
     if epoch_budget is not None:
         epoch_budget = positive_option("--epoch-budget", epoch_budget)
+    trial_timeout = seconds_option("--trial-timeout", trial_timeout)
     config = SweepConfig(
         str(study_path),
         storage,
         str(Path(runs_dir).resolve()),
         retries=retries,
         epoch_budget=probe.epoch_budget if epoch_budget is None else epoch_budget,
+        trial_timeout=probe.trial_timeout if trial_timeout is None else trial_timeout,
     )
     opened = open_storage(storage, config.heartbeat, retries)
-    open_or_create_study(probe, opened, make_sampler(worker_context(str(study_path)).study), redact(storage))
+    study = open_or_create_study(probe, opened, make_sampler(worker_context(str(study_path)).study), redact(storage))
+    record_targets(study, n_trials, config.epoch_budget, probe.epochs)
     return work(config, probe.name, n_trials)

@@ -20,7 +20,7 @@ from sweeper.trial._outcome import RETRIED_ATTR, STOP_REASON_ATTR, StopReason, T
 from sweeper.trial._ownership import is_abandoned
 
 # Planned attributes a retry keeps, so it trains from the same seed as the original.
-_KEPT_ON_RETRY = ("repeat", "repeat_of")
+_KEPT_ON_RETRY = ("repeat", "repeat_of", "seed", "config")
 ATTEMPT_ATTR = "attempt"
 RETRY_OF_ATTR = "retry_of"
 

@@ -45,6 +45,26 @@ def _integer_option(option: str, value: Any, *, minimum: int, kind: str, example
     return value
 
 
+def seconds_option(option: str, value: Any) -> float | None:
+    """``value`` if it is ``None`` or a positive number of seconds.
+
+    Args:
+        option: The option's name, for the message, e.g. ``"--trial-timeout"``.
+        value: What the user passed.
+
+    Returns:
+        The value, as a float.
+
+    Raises:
+        StudyFileError: Naming the option and an example.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise StudyFileError(f"{option}={value!r} must be a positive number of seconds.", fix=f"e.g. {option} 3600.")
+    return float(value)
+
+
 def fail_fast_option(value: Any) -> int | None:
     """The fail-fast limit; ``0`` and ``None`` turn fail-fast off.
 

@@ -1,4 +1,7 @@
-"""The progress line: one per finished trial, with the study's totals and its best so far."""
+"""The progress line: one per finished trial, with the study's totals and its best so far.
+
+``execution/_live.py`` adds a live table of the running trials under these lines, on a terminal.
+"""
 
 from __future__ import annotations
 
@@ -55,6 +58,12 @@ class Progress:
         self._print(f"trial {outcome.number:>4} {outcome.state:<8}{value} ({reason})  {self.summary(trials)}")
         if outcome.error and outcome.state == "FAIL":
             self._print(f"      {last_line(outcome.error)}")
+
+    def tick(self) -> None:
+        """Called on every poll of the sweep's loop: the lines alone show nothing between trials."""
+
+    def close(self) -> None:
+        """Called once the sweep's loop ends, however it ends: the lines alone hold nothing to release."""
 
     def summary(self, trials: list[FrozenTrial]) -> str:
         """``[done/n_trials: c complete, p pruned, f failed · best v (trial k)]`` for the whole study."""

@@ -7,10 +7,12 @@ from pathlib import Path
 import optuna
 
 from sweeper.reports._epochs import epochs_frame
+from sweeper.reports._observations import observations_frame
 from sweeper.reports._replay_tables import recorded_settings, replay_tables
 from sweeper.reports._report import Report
-from sweeper.reports._settings import settings_frame
+from sweeper.reports._settings import callback_setting_columns, compare_settings
 from sweeper.reports._trials import trials_frame
+from sweeper.search._confirm import CONFIRM_ATTR
 from sweeper.storage._catalog import StudyRef, find_study, load_optuna_study
 
 
@@ -37,17 +39,29 @@ def build_report(ref: StudyRef, study: optuna.Study) -> Report:
     epochs = epochs_frame(trials, ref.study_dir / "trials")
     early_stopping = recorded_settings(study)
     replay = replay_tables(trials, epochs, early_stopping, monitor, mode)
+    confirm = study.user_attrs.get(CONFIRM_ATTR)
+    replayed = None
+    if confirm and confirm.get("replayed"):
+        # A confirm run trained the most patient setting: the others it compares come from the replay.
+        grid = {name.split(".", 1)[1]: values for name, values in confirm["replayed"].items()}
+        replayed = replay_tables(trials, epochs, early_stopping, monitor, mode, grid).table
+    keys = callback_setting_columns(trials)
+    observations = observations_frame(trials, keys, replay.table, early_stopping, replayed)
+    settings = compare_settings(observations, keys, mode, confirm=bool(confirm))
     return Report(
         study_name=ref.name,
         monitor=monitor,
         mode=mode,
         trials=trials,
         epochs=epochs,
-        settings=settings_frame(trials, mode),
+        settings=settings.table,
         importances=_importances(study),
         early_stopping=early_stopping,
         replay=replay.table,
         replay_summary=replay.summary,
+        observations=observations,
+        settings_notes=settings.notes,
+        confirm_of=confirm.get("of") if confirm else None,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import numbers
+import re
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -146,8 +147,9 @@ def _figures_section(report: Report) -> str:
         ),
         (
             "Callback settings heat map",
-            patience_factor_heatmap(report.trials, report.mode, report.monitor),
-            "Mean value of COMPLETE trials per pair of callback settings, with the number of trials averaged.",
+            patience_factor_heatmap(_compared(report), report.mode, report.monitor),
+            "Mean value of COMPLETE trials per pair of callback settings, with the number of trials averaged; "
+            "a cell with a single trial shows its value, not a mean. " + " ".join(report.settings_notes),
         ),
         ("Parameter importances", importances_bar(report.importances), "Optuna's parameter importances."),
     ]
@@ -179,10 +181,35 @@ def _settings_section(report: Report) -> str:
         return '<h2>Callback settings</h2>\n<p class="note">No settings.</p>'
     # Flat columns, not a sparsified MultiIndex: rows are sorted by value, not by setting.
     table = settings.rename_axis(index=[_param_name(str(name)) for name in settings.index.names]).reset_index()
-    return (
-        "<h2>Callback settings</h2>\n<p>Best mean value first. Values over COMPLETE trials only; wasted epochs "
-        "are those run after the best one.</p>\n" + _table_html(table)
+    notes = "".join(_note_html(note) for note in report.settings_notes)
+    confirm = (
+        f"<p>The confirm run of study <code>{escape(report.confirm_of)}</code>: its best models, every trained "
+        "setting, the same seeds, no pruning; EarlyStopping's smaller settings are read from the replay.</p>\n"
+        if report.confirm_of
+        else ""
     )
+    return (
+        "<h2>Callback settings</h2>\n" + confirm + "<p>Best mean value first. Values over COMPLETE trials only; "
+        "wasted epochs are those run after the best one.</p>\n" + notes + _table_html(table)
+    )
+
+
+def _note_html(note: str) -> str:
+    """A note as a paragraph, its lead word ("Paired", "Confounded", ...) in bold."""
+    lead, colon, rest = note.partition(":")
+    if not colon or " " in lead:
+        return f"<p>{_code_spans(note)}</p>\n"
+    return f"<p><b>{escape(lead)}</b>:{_code_spans(rest)}</p>\n"
+
+
+def _code_spans(text: str) -> str:
+    """Escapes ``text``, and sets what it quotes in backticks (a command) as code."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
+
+
+def _compared(report: Report) -> pd.DataFrame:
+    """What the settings table compares: its observations (a confirm run's replayed cells too), else the trials."""
+    return report.observations if not report.observations.empty else report.trials
 
 
 def _replay_section(report: Report) -> str:

@@ -37,6 +37,7 @@ REPLAY_COLUMNS = [
     *SETTING_COLUMNS,
     "stop_epoch",
     "epochs_run",
+    "best_epoch",
     "value",
     "value_change",
     "epochs_saved",
@@ -163,6 +164,27 @@ def running_best(values: np.ndarray, maximize: bool) -> np.ndarray:
         return values
     accumulate = np.fmax.accumulate if maximize else np.fmin.accumulate
     return accumulate(values, axis=1)
+
+
+def running_best_epoch(values: np.ndarray, maximize: bool) -> np.ndarray:
+    """The epoch of the best value so far at each epoch of each row: the first epoch that reached it.
+
+    Args:
+        values: As for :func:`running_best`.
+        maximize: Whether the study maximises its monitor.
+
+    Returns:
+        The same shape, as integers; -1 before the first epoch that counts.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        return values.astype(np.int64)
+    best = running_best(values, maximize)
+    previous = np.concatenate([np.full((len(values), 1), np.nan), best[:, :-1]], axis=1)
+    # An epoch sets a new best when it is the first that counts or strictly beats the best before it.
+    improves = np.isfinite(values) & (np.isnan(previous) | (values > previous if maximize else values < previous))
+    epochs = np.where(improves, np.arange(values.shape[1]), -1)
+    return np.maximum.accumulate(epochs, axis=1)
 
 
 def _beats(value: np.ndarray, reference: np.ndarray, maximize: np.ndarray) -> np.ndarray:

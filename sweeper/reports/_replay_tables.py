@@ -26,6 +26,7 @@ from sweeper.reports._replay import (
     SUMMARY_COLUMNS,
     Settings,
     running_best,
+    running_best_epoch,
     stop_epochs,
 )
 from sweeper.trial._outcome import MAX_EPOCHS_ATTR, StopReason
@@ -128,7 +129,9 @@ def replay_tables(
     lengths = positions.lengths()
     curves = positions.dense(replayable["monitor"].to_numpy(dtype=object))
     stop = stop_epochs(curves, lengths, _settings(pairs))
-    best = running_best(_objective(positions, replayable, monitor), maximize=mode == "max")
+    objective = _objective(positions, replayable, monitor)
+    best = running_best(objective, maximize=mode == "max")
+    best_epoch = running_best_epoch(objective, maximize=mode == "max")
     row = pairs["_row"].to_numpy()
     length = lengths[row]
     stopped = stop != NO_STOP
@@ -136,12 +139,14 @@ def replay_tables(
     exact = stopped | ran_to_max
     end = np.where(stopped, stop, np.maximum(length - 1, 0))
     value = np.where(exact, best[row, end], np.nan)
+    best_at_end = best_epoch[row, end]
     epochs_run = np.where(stopped, stop + 1, length)
     own_epochs = pairs["_epochs_run"].fillna(pd.Series(length, index=pairs.index)).to_numpy(np.int64)
     index = pairs.index
     table = pairs[["trial", *SETTING_COLUMNS]].assign(
         stop_epoch=pd.Series(stop, index=index, dtype="Int64").where(stopped),
         epochs_run=epochs_run,
+        best_epoch=pd.Series(best_at_end, index=index, dtype="Int64").where(exact & (best_at_end >= 0)),
         value=value,
         value_change=value - pairs["_value"].to_numpy(np.float64),
         epochs_saved=pd.Series(own_epochs - epochs_run, index=index, dtype="Int64").where(exact),
@@ -271,7 +276,7 @@ def _objective(positions: _Positions, replayable: pd.DataFrame, monitor: str) ->
     """
     values = positions.dense(np.full(len(replayable), monitor, dtype=object))
     values[~np.isfinite(values)] = np.nan
-    diverged = replayable["_stop_reason"].eq(StopReason.NAN.value).to_numpy()
+    diverged = replayable["_stop_reason"].eq(StopReason.DIVERGED.value).to_numpy()
     last = replayable["_epochs_run"].fillna(0).to_numpy(np.int64) - 1
     for row in np.flatnonzero(diverged & (last >= 0) & (last < values.shape[1])):
         values[row, last[row]] = np.nan

@@ -28,6 +28,12 @@ class Report:
             the study's ``max_epochs``; empty without a ``sweeper.EarlyStopping``.
         replay: One row per (trial, replayed EarlyStopping setting) (``replay.csv``).
         replay_summary: One row per replayed setting (``replay_summary.csv``).
+        observations: The results ``settings`` compares, one row per (trial, setting),
+            with the pairing unit (model params and seed) and what acted; a confirm
+            run's trials appear once per setting replayed from them (``observations.csv``).
+        settings_notes: What the report says beside ``settings``: paired or not,
+            confounded, underpowered, and what to run instead.
+        confirm_of: The study this one confirms, for a confirm run; else ``None``.
     """
 
     study_name: str
@@ -40,6 +46,9 @@ class Report:
     early_stopping: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=RECORDED_COLUMNS))
     replay: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=REPLAY_COLUMNS))
     replay_summary: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=SUMMARY_COLUMNS))
+    observations: pd.DataFrame = field(default_factory=pd.DataFrame)
+    settings_notes: tuple[str, ...] = ()
+    confirm_of: str | None = None
 
     @property
     def best(self) -> pd.Series | None:

@@ -1,4 +1,4 @@
-"""Writing a ``Report`` to ``reports/<study>/``: five CSV files and one HTML page, each atomically."""
+"""Writing a ``Report`` to ``reports/<study>/``: six CSV files and one HTML page, each atomically."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sweeper.reports._report import Report
 
 
 def write_report(report: Report, report_dir: Path) -> dict[str, Path]:
-    """Writes ``trials.csv``, ``epochs.csv``, ``settings.csv``, ``replay.csv``, ``replay_summary.csv``, ``report.html``.
+    """Writes the CSV files (trials, epochs, settings, observations, replay, replay_summary) and ``report.html``.
 
     Each file is written to a temporary name first and then renamed, so a reader
     never sees half a report.
@@ -28,6 +28,7 @@ def write_report(report: Report, report_dir: Path) -> dict[str, Path]:
         "trials.csv": report.trials.to_csv(index=False),
         "epochs.csv": report.epochs.to_csv(index=False),
         "settings.csv": report.settings.to_csv(),
+        "observations.csv": report.observations.to_csv(index=False),
         "replay.csv": report.replay.to_csv(index=False),
         "replay_summary.csv": report.replay_summary.to_csv(index=False),
         "report.html": render_html(report),

@@ -50,7 +50,7 @@ def find_study(study: str, runs_dir: str | Path = "runs", storage: str | None = 
     """
     runs_path = Path(runs_dir).resolve()
     name = _name_in_file(Path(study)) if study.endswith(".py") else study
-    storage = storage or default_storage(runs_path / name)
+    storage = storage or _journal_holding(name, runs_path)
     if not _has_study(storage, name):
         known = ", ".join(list_studies(runs_path)["study"]) or "none"
         raise StudyFileError(
@@ -64,6 +64,20 @@ def find_study(study: str, runs_dir: str | Path = "runs", storage: str | None = 
 def load_optuna_study(ref: StudyRef) -> optuna.Study:
     """The Optuna study behind ``ref``."""
     return optuna.load_study(study_name=ref.name, storage=open_storage(ref.storage))
+
+
+def _journal_holding(name: str, runs_path: Path) -> str:
+    """The study's own journal, ``runs/<name>/journal.log``; else another journal under the runs folder that holds it.
+
+    A confirm study lives in the storage of the study it confirms (``runs/<study>/journal.log``).
+    """
+    own = default_storage(runs_path / name)
+    if _has_study(own, name):
+        return own
+    for journal in sorted(runs_path.glob(f"*/{JOURNAL_FILENAME}")):
+        if _has_study(str(journal), name):
+            return str(journal)
+    return own
 
 
 def _has_study(storage: str, name: str) -> bool:

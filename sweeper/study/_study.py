@@ -56,6 +56,11 @@ class Study:
             With pruning, the same compute then buys more trials; ``n_trials`` still
             caps their number. Trials already running finish, and a retry still
             queued when the budget is spent does not run. Defaults to ``None``.
+        trial_timeout: Stop a trial at the first batch end past this many seconds. It
+            ends with stop reason ``timeout``, COMPLETE with its best value so far (FAIL
+            if no epoch ended), and is not retried. A trial that reaches no batch end for
+            the limit plus a grace period (60 s) is hung: its worker is killed and
+            replaced, and it ends FAIL ``timeout``. Defaults to ``None``.
         retries: Times a trial whose worker process died (killed, crashed, out of
             memory) runs again with the same params. Defaults to ``1``.
         fail_fast: Stop the sweep (exit code 1) once this many trials have failed
@@ -79,6 +84,7 @@ class Study:
     mode: str = "auto"
     timeout: float | None = None
     epoch_budget: int | None = None
+    trial_timeout: float | None = None
     retries: int = 1
     fail_fast: int | None = 3
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
@@ -134,10 +140,13 @@ class Study:
             )
         if self.seed is not None and not _is_int(self.seed):
             raise StudyFileError(f"Study seed={self.seed!r} must be an integer or None.", fix="e.g. seed=0.")
-        if self.timeout is not None and not (isinstance(self.timeout, (int, float)) and self.timeout > 0):
-            raise StudyFileError(
-                f"Study timeout={self.timeout!r} must be a positive number of seconds.", fix="e.g. timeout=3600."
-            )
+        for field_name in ("timeout", "trial_timeout"):
+            value = getattr(self, field_name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0):
+                raise StudyFileError(
+                    f"Study {field_name}={value!r} must be a positive number of seconds.",
+                    fix=f"e.g. {field_name}=3600.",
+                )
         reserved = {"x", "y", "epochs", "batch_size", "validation_data", "callbacks"} & set(self.fit_kwargs)
         if reserved:
             raise StudyFileError(

@@ -22,6 +22,8 @@ class SweepConfig:
         retries: Times a trial lost with its worker runs again. Defaults to ``1``.
         epoch_budget: Start no trial once the study's trials have trained this many
             epochs. Defaults to ``None``.
+        trial_timeout: Stop a trial at the first batch end past this many seconds.
+            Defaults to ``None``.
     """
 
     study_file: str
@@ -30,6 +32,7 @@ class SweepConfig:
     heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy.from_env)
     retries: int = 1
     epoch_budget: int | None = None
+    trial_timeout: float | None = None
 
     def trial_dir(self, study_name: str, number: int) -> Path:
         """``<runs_dir>/<study>/trials/<number>``: where one trial keeps its artifacts."""

@@ -20,13 +20,17 @@ class StopReason(str, Enum):
     EARLY_STOPPING = "early_stopping"
     PRUNED = "pruned"
     MAX_EPOCHS = "max_epochs"
-    NAN = "nan"
+    DIVERGED = "diverged"
+    # Past the trial time limit: stopped at a batch end (a result), or hung and killed (FAIL).
+    TIMEOUT = "timeout"
     ERROR = "error"
     INTERRUPTED = "interrupted"
     # A user's own Keras callback set model.stop_training.
     CALLBACK = "callback"
 
 
+# What studies written before the rename stored for a diverged trial; pandas reads "nan" as missing.
+LEGACY_STOP_REASONS = {"nan": StopReason.DIVERGED.value}
 # Cut short by the sweep itself, not a result of the search: retried, not counted.
 NOT_RESULTS = frozenset({StopReason.INTERRUPTED.value})
 STOP_REASON_ATTR = "stop_reason"
@@ -44,7 +48,7 @@ def counts_as_result(trial: FrozenTrial) -> bool:
     """Whether a trial counts toward ``n_trials``.
 
     COMPLETE and PRUNED trials count, and so do FAIL trials of their own making
-    (``nan``, ``error``). An interrupted trial does not, nor does one whose worker
+    (``diverged``, ``error``). An interrupted trial does not, nor does one whose worker
     died and which was retried: its retry counts instead.
     """
     if trial.state in (TrialState.COMPLETE, TrialState.PRUNED):
@@ -85,11 +89,14 @@ def retried_by_heartbeat(trials: list[FrozenTrial]) -> set[int]:
 
 
 def stop_reason_of(trial: FrozenTrial) -> str | None:
-    """The trial's stop reason; ``error`` for a FAIL trial Optuna reaped for a stale heartbeat."""
+    """The trial's stop reason; ``error`` for a FAIL trial Optuna reaped for a stale heartbeat.
+
+    A study written before a stop reason was renamed reports it under its new name.
+    """
     reason = trial.user_attrs.get(STOP_REASON_ATTR)
     if reason is None and trial.state == TrialState.FAIL:
         return StopReason.ERROR.value
-    return reason
+    return LEGACY_STOP_REASONS.get(reason, reason)
 
 
 def error_of(trial: FrozenTrial) -> str | None:
@@ -163,6 +170,8 @@ class ProbeResult:
         retries: The study's ``retries``. Defaults to ``1``.
         fail_fast: The study's ``fail_fast``. Defaults to ``3``.
         epoch_budget: The study's ``epoch_budget``. Defaults to ``None``.
+        trial_timeout: The study's ``trial_timeout``. Defaults to ``None``.
+        epochs: The study's ``epochs``. Defaults to ``None``.
     """
 
     name: str
@@ -177,6 +186,8 @@ class ProbeResult:
     retries: int = 1
     fail_fast: int | None = 3
     epoch_budget: int | None = None
+    trial_timeout: float | None = None
+    epochs: int | None = None
 
     @property
     def direction(self) -> str:

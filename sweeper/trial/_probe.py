@@ -71,6 +71,8 @@ def probe_study(study_file: str) -> ProbeResult:
         retries=study.retries,
         fail_fast=study.fail_fast,
         epoch_budget=study.epoch_budget,
+        trial_timeout=study.trial_timeout,
+        epochs=study.epochs,
     )
 
 

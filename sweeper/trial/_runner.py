@@ -18,7 +18,10 @@ from sweeper._compat import storage_of, trial_from_id
 from sweeper.callbacks import BuildContext, TrialPaths
 from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
 from sweeper.callbacks._early_stopping import EARLY_STOPPING_ATTR, EarlyStopping, early_stopping_settings
+from sweeper.callbacks._progress_file import PROGRESS_FILE, ProgressFile
 from sweeper.callbacks._trial_recorder import TrialRecorder
+from sweeper.callbacks._trial_timeout import TrialTimeLimit
+from sweeper.search._confirm import CONFIRM_ATTR, SEED_ATTR
 from sweeper.search._pruners import make_pruner
 from sweeper.search._pruning import PruningBridge
 from sweeper.search._samplers import make_sampler
@@ -89,41 +92,51 @@ def _fit_safely(
 def _optuna_study(context: WorkerContext, config: SweepConfig, study_name: str) -> optuna.Study:
     key = ("optuna_study", config.storage, study_name)
     if key not in context.cache:
-        context.cache[key] = optuna.load_study(
+        study = optuna.load_study(
             study_name=study_name,
             storage=open_storage(config.storage, config.heartbeat, config.retries),
             pruner=make_pruner(context.study),
         )
+        if CONFIRM_ATTR in study.user_attrs:
+            study.pruner = optuna.pruners.NopPruner()  # a confirm run compares whole runs: pruning would cut them
+        context.cache[key] = study
     return context.cache[key]
 
 
 def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial) -> tuple[TrialOutcome, dict[str, Any]]:
     study = context.study
+    timer = _time_limit(config)
     repeat = int(trial.user_attrs.get("repeat", 0))
-    if study.seed is not None:
-        keras.utils.set_random_seed(study.seed + repeat)
+    seed = _seed_of(study, trial, repeat)
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
     values = {spec: spec.resolve(trial) for spec in callback_specs(study)}
     model = build_model(study, trial)
     if study.repeats > 1 and "repeat" not in trial.user_attrs:
         _enqueue_repeats(trial, study.repeats)
 
     mode = _stored_mode(trial)  # the probe resolved it once for the whole sweep
-    paths = TrialPaths(config.trial_dir(study.name, trial.number), trial.number)
+    paths = TrialPaths(config.trial_dir(trial.study.study_name, trial.number), trial.number)
     built = [spec.build(v, BuildContext(paths, study.monitor, mode)) for spec, v in values.items()]
     callbacks = tensorboard_first([*built, *study.fresh_user_callbacks()])
     recorder = TrialRecorder(study.monitor, mode)
     bridge = PruningBridge(trial, study.monitor, mode)
+    paths.trial_dir.mkdir(parents=True, exist_ok=True)
+    # Where the trial is, for `sweeper status` and the hung-trial check: read from outside the worker.
+    progress = ProgressFile(paths.trial_dir / PROGRESS_FILE, study.monitor, mode, study.epochs)
+    internal = [recorder, bridge, progress] if timer is None else [recorder, bridge, progress, timer]
 
     fit_started = time.perf_counter()
     fit_arguments = {**context.data.fit_arguments(study.batch_size), **study.fit_kwargs}  # the user's win
-    model.fit(**fit_arguments, epochs=study.epochs, callbacks=[*callbacks, recorder, bridge], verbose=0)
+    model.fit(**fit_arguments, epochs=study.epochs, callbacks=[*callbacks, *internal], verbose=0)
     fit_seconds = time.perf_counter() - fit_started
-    outcome = _outcome(trial.number, _stop_reason(study, recorder, bridge, callbacks), recorder, bridge)
+    reason = _stop_reason(study, recorder, bridge, [*callbacks, *internal])
+    outcome = _outcome(trial.number, reason, recorder, bridge, timer)
     logdir = _logdir(callbacks)
     if logdir is not None:
         write_hparams(logdir, trial.number, trial.params, {f"best_{study.monitor}": recorder.best})
     attrs = _recorded_attrs(recorder, callbacks, logdir)
-    attrs.update(fit_s=round(fit_seconds, 3), seed=None if study.seed is None else study.seed + repeat)
+    attrs.update(fit_s=round(fit_seconds, 3), seed=seed)
     attrs[MAX_EPOCHS_ATTR] = study.epochs
     attrs.update(_early_stopping_attr(values, built))
     return outcome, attrs
@@ -166,6 +179,21 @@ def _early_stopping_attr(values: dict[Any, Any], built: list[Any]) -> dict[str, 
     return {}
 
 
+def _time_limit(config: SweepConfig) -> TrialTimeLimit | None:
+    """The trial's time limit, counted from now (its fit is about to be set up), if the sweep has one."""
+    if config.trial_timeout is None:
+        return None
+    return TrialTimeLimit(time.monotonic() + config.trial_timeout, config.trial_timeout)
+
+
+def _seed_of(study: Study, trial: optuna.Trial, repeat: int) -> int | None:
+    """The trial's planned seed (a confirm run's), else the study's seed plus its repeat."""
+    planned = trial.user_attrs.get(SEED_ATTR)
+    if planned is not None:
+        return int(planned)
+    return None if study.seed is None else study.seed + repeat
+
+
 def _stored_mode(trial: optuna.Trial) -> Mode:
     direction = trial.study.direction
     return "max" if direction == optuna.study.StudyDirection.MAXIMIZE else "min"
@@ -179,23 +207,30 @@ def _enqueue_repeats(trial: optuna.Trial, repeats: int) -> None:
 
 def _stop_reason(study: Study, recorder: TrialRecorder, bridge: PruningBridge, callbacks: list[Any]) -> StopReason:
     if recorder.diverged_epoch is not None:
-        return StopReason.NAN
+        return StopReason.DIVERGED
     if bridge.pruned_epoch is not None:
         return StopReason.PRUNED
     if recorder.epochs_run >= study.epochs:
-        return StopReason.MAX_EPOCHS  # even if EarlyStopping fired on the last epoch: nothing was cut
+        return StopReason.MAX_EPOCHS  # even if EarlyStopping or the time limit fired in the last epoch
+    if any(isinstance(c, TrialTimeLimit) and c.timed_out for c in callbacks):
+        return StopReason.TIMEOUT
     if any(isinstance(c, keras.callbacks.EarlyStopping) and c.stopped_epoch > 0 for c in callbacks):
         return StopReason.EARLY_STOPPING
     return StopReason.CALLBACK
 
 
-def _outcome(number: int, reason: StopReason, recorder: TrialRecorder, bridge: PruningBridge) -> TrialOutcome:
+def _outcome(
+    number: int, reason: StopReason, recorder: TrialRecorder, bridge: PruningBridge, timer: TrialTimeLimit | None
+) -> TrialOutcome:
     pid = os.getpid()
-    if reason == StopReason.NAN:
+    if reason == StopReason.DIVERGED:
         message = f"the loss or monitored value became NaN or infinite at epoch {recorder.diverged_epoch}"
         return TrialOutcome(number, "FAIL", recorder.best, reason.value, message, pid)
     if reason == StopReason.PRUNED:
         return TrialOutcome(number, "PRUNED", bridge.best, reason.value, None, pid)
+    if recorder.best is None and reason == StopReason.TIMEOUT and timer is not None:
+        message = f"no epoch produced a value within the trial timeout of {timer.limit_s:g} s"
+        return TrialOutcome(number, "FAIL", None, reason.value, message, pid)
     if recorder.best is None:
         return TrialOutcome(number, "FAIL", None, StopReason.ERROR.value, "no epoch produced a value", pid)
     return TrialOutcome(number, "COMPLETE", recorder.best, reason.value, None, pid)

@@ -50,6 +50,9 @@ class DaskBackend:
             with signals_deferred():
                 study.set_user_attr(STOP_REQUESTED_ATTR, True)
             raise
+        finally:
+            if progress:
+                progress.close()  # however the sweep ends, a live view gives the terminal back
 
     def close(self) -> None:
         self.cluster.close()

@@ -184,3 +184,4 @@ class _NewTrials:
                 outcome = outcome_of_trial(trial)
                 counted = outcome.counted and trial.number not in retried
                 self.progress.update(dataclasses.replace(outcome, counted=counted), trials)
+        self.progress.tick()

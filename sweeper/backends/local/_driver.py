@@ -11,8 +11,10 @@ import optuna
 
 from sweeper._compat import storage_of, trial_id_of
 from sweeper.backends.local._pool import WorkerDied, WorkerPool
+from sweeper.callbacks._progress_record import PROGRESS_FILE, read_progress
 from sweeper.execution._budget import end_if_surplus, trials_wanted
 from sweeper.execution._faults import FailFast, FaultPolicy, attempt_of, fail_trial, interrupt_trial, recover_trials
+from sweeper.execution._hung import hung_grace_s, hung_message, is_hung, trial_elapsed_s
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import trial_in_worker
 from sweeper.storage._redact import redact
@@ -61,6 +63,8 @@ class SweepDriver:
         self.progress = progress
         self.fail_fast = FailFast(policy.fail_fast)
         self.in_flight: dict[Future, optuna.Trial] = {}
+        self.started: dict[Future, float] = {}
+        self.grace_s = hung_grace_s()
         self.on_tail = on_tail
 
     def run(self) -> None:
@@ -73,16 +77,23 @@ class SweepDriver:
             # Loky warns so when a worker dies between tasks (killed while idle); the pool
             # gives the slot a fresh worker, and no trial is lost.
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
-            self._run()
+            try:
+                self._run()
+            finally:
+                if self.progress:
+                    self.progress.close()  # however the loop ends, a live view gives the terminal back
 
     def _run(self) -> None:
         self._start_trials()
         while self.in_flight or self._others_running():
+            if self.progress:
+                self.progress.tick()
             done = self._wait()
             for future in done:
                 self._finish(future)
+            hung = self._end_hung_trials()
             self.fail_fast.check()
-            if done or not self.in_flight:  # the storage is read when a slot frees, not on every poll
+            if done or hung or not self.in_flight:  # the storage is read when a slot frees, not on every poll
                 self._start_trials()
             self._enter_tail()
 
@@ -117,6 +128,7 @@ class SweepDriver:
         for trial in self.in_flight.values():
             interrupt_trial(self.study, trial_id_of(trial))
         self.in_flight.clear()
+        self.started.clear()
 
     def _start_trials(self) -> None:
         recover_trials(self.study)  # trials whose processes are gone: a killed run's, a lost machine's
@@ -130,13 +142,40 @@ class SweepDriver:
                 return  # another process took the last trial first
             future = self.pool.submit(trial_in_worker, self.config, self.study.study_name, trial_id_of(trial))
             self.in_flight[future] = trial
+            self.started[future] = time.monotonic()
             wanted -= 1
 
     def _past_deadline(self) -> bool:
         return self.deadline is not None and time.monotonic() > self.deadline
 
+    def _end_hung_trials(self) -> int:
+        """Kills the workers of trials past their time limit plus the grace, ending them FAIL ``timeout``."""
+        limit = self.config.trial_timeout
+        if limit is None:
+            return 0
+        hung = []
+        for future, trial in self.in_flight.items():
+            progress = read_progress(self.config.trial_dir(self.study.study_name, trial.number) / PROGRESS_FILE)
+            if is_hung(trial_elapsed_s(self.started[future], progress), limit, self.grace_s):
+                hung.append((future, progress))
+        for future, progress in hung:
+            trial = self.in_flight.pop(future)
+            self.started.pop(future)
+            message = hung_message(limit, self.grace_s, progress)
+            # Told before the kill: the dead worker must not read as a crash to retry.
+            fail_trial(self.study, trial_id_of(trial), StopReason.TIMEOUT, message)
+            self.pool.kill_task(future)
+            self._record(self._stored_outcome(trial))
+        return len(hung)
+
+    def _record(self, outcome: TrialOutcome) -> None:
+        self.fail_fast.record(outcome)
+        if self.progress:
+            self.progress.update(outcome, self.study.get_trials(deepcopy=False))
+
     def _finish(self, future: Future) -> None:
         trial = self.in_flight.pop(future)
+        self.started.pop(future, None)
         try:
             outcome = self.pool.result(future)
         except WorkerDied as death:
@@ -144,10 +183,8 @@ class SweepDriver:
         except Exception as error:  # the task could not even start: unpicklable, import error...
             message = redact(f"the worker could not run the trial: {type(error).__name__}: {error}")
             fail_trial(self.study, trial_id_of(trial), StopReason.ERROR, message)
-            outcome = outcome_of_trial(storage_of(self.study).get_trial(trial_id_of(trial)))
-        self.fail_fast.record(outcome)
-        if self.progress:
-            self.progress.update(outcome, self.study.get_trials(deepcopy=False))
+            outcome = self._stored_outcome(trial)
+        self._record(outcome)
 
     def _worker_died(self, trial: optuna.Trial, message: str) -> TrialOutcome:
         """Fails the trial a dead worker was running, and retries it while retries remain."""
@@ -158,4 +195,8 @@ class SweepDriver:
         if fail_trial(self.study, trial_id_of(trial), StopReason.ERROR, message, retry=retry):
             return TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, message, counted=not retry)
         # The worker died after it had told the storage how the trial ended.
+        return self._stored_outcome(trial)
+
+    def _stored_outcome(self, trial: optuna.Trial) -> TrialOutcome:
+        """How the storage says the trial ended."""
         return outcome_of_trial(storage_of(self.study).get_trial(trial_id_of(trial)))

@@ -113,6 +113,14 @@ class WorkerPool:
         self._after_task(slot, getattr(result, "worker_rss_mb", None))
         return result
 
+    def kill_task(self, future: Future) -> None:
+        """SIGKILLs the worker running ``future`` (a hung trial) and frees its slot for a fresh worker."""
+        slot = self._busy.pop(future)
+        worker = self._slots[slot]
+        if worker is not None:
+            worker.executor.shutdown(wait=False, kill_workers=True)
+        self._forget(slot)
+
     def kill(self) -> None:
         """SIGKILLs every worker at once, spares too; the next submit starts fresh ones."""
         for slot in range(self.jobs):

@@ -1,4 +1,8 @@
-"""The callback-settings heat map: mean value of COMPLETE trials over patience × factor."""
+"""The callback-settings heat map: mean value of COMPLETE trials over patience × factor.
+
+A cell of one trial is drawn grey with that trial's value: one run is no mean, and
+colouring it as one would rank settings on noise.
+"""
 
 from __future__ import annotations
 
@@ -12,19 +16,21 @@ from matplotlib.image import AxesImage
 from sweeper.reports._settings import callback_setting_columns
 from sweeper.reports.figures._style import new_figure, param_name, plain, sorted_values
 
+MIN_FOR_MEAN = 2
 PATIENCE = "params_EarlyStopping.patience"
 FACTOR = "params_ReduceLROnPlateau.factor"
 
 
 def patience_factor_heatmap(trials: pd.DataFrame, mode: str, monitor: str = "value") -> Figure | None:
-    """Mean value of COMPLETE trials over two callback settings, as a heat map.
+    """Mean value of COMPLETE trials over two callback settings, as a heat map; single trials are not coloured.
 
     The axes are EarlyStopping ``patience`` (rows) and ReduceLROnPlateau
     ``factor`` (columns) when both were searched; otherwise the two callback
     params of the study, if it searched exactly two.
 
     Args:
-        trials: The trials table.
+        trials: The trials table, or the report's observations (a confirm run's
+            replayed settings included).
         mode: ``"max"`` or ``"min"``; the colour scale runs so that better is brighter.
         monitor: The monitored quantity's name, for the colour bar.
 
@@ -47,8 +53,9 @@ def patience_factor_heatmap(trials: pd.DataFrame, mode: str, monitor: str = "val
     tried = searched.groupby([rows, columns]).size().unstack().reindex(index=row_values, columns=column_values)
     fig, ax = new_figure()
     cmap = "viridis" if mode == "max" else "viridis_r"
-    image = ax.imshow(np.ma.masked_invalid(means.to_numpy(dtype=float)), cmap=cmap, aspect="auto")
-    ax.set_facecolor("#dddddd")  # cells without a COMPLETE trial
+    coloured = means.where(counts >= MIN_FOR_MEAN)
+    image = ax.imshow(np.ma.masked_invalid(coloured.to_numpy(dtype=float)), cmap=cmap, aspect="auto")
+    ax.set_facecolor("#dddddd")  # cells without a mean
     _annotate_cells(ax, image, means, counts, tried.fillna(0).astype(int))
     ax.set_xticks(range(len(column_values)), [plain(v) for v in column_values])
     ax.set_yticks(range(len(row_values)), [plain(v) for v in row_values])
@@ -78,9 +85,8 @@ def _annotate_cells(ax: Axes, image: AxesImage, means: pd.DataFrame, counts: pd.
     for i, row in enumerate(means.index):
         for j, column in enumerate(means.columns):
             mean, n, ran = means.loc[row, column], counts.loc[row, column], tried.loc[row, column]
-            if pd.isna(mean):
-                text = f"no COMPLETE\n({ran} tried)" if ran else "not tried"
-                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="dimgray")
+            if pd.isna(mean) or n < MIN_FOR_MEAN:
+                ax.text(j, i, _grey_text(mean, ran), ha="center", va="center", fontsize=7, color="dimgray")
                 continue
             # Dark text on the bright end of viridis, light text on the dark end.
             shade = image.cmap(norm(mean))
@@ -94,3 +100,9 @@ def _annotate_cells(ax: Axes, image: AxesImage, means: pd.DataFrame, counts: pd.
                 fontsize=8,
                 color="black" if luminance > 0.5 else "white",
             )
+
+
+def _grey_text(mean: float, ran: int) -> str:
+    if not pd.isna(mean):
+        return f"{mean:.4g}\n1 trial:\nnot a mean"
+    return f"no COMPLETE\n({ran} tried)" if ran else "not tried"
