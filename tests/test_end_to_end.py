@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,13 @@ def test_run_exits_0_and_prints_the_best_trial(swept):
     _, _, result, _ = swept
     assert result.exit_code == 0, result.output
     assert "best trial:" in result.output and "checkpoint:" in result.output
+
+
+def test_without_a_terminal_the_output_is_plain_lines_without_escape_codes(swept):
+    output = swept[2].output
+    assert "\x1b" not in output and "\r" not in output  # no live view: CliRunner's streams are no terminal
+    lines = [line for line in output.splitlines() if line.startswith("trial ")]
+    assert len(lines) == 8 and all(re.match(r"trial +\d+ (COMPLETE|PRUNED|FAIL) ", line) for line in lines)
 
 
 def test_trials_ran_in_two_reused_worker_processes(swept):

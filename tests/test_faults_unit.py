@@ -13,9 +13,11 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeper import SweepAborted
+from sweeper.backends.local._driver import SweepDriver
 from sweeper.execution._budget import end_if_surplus
-from sweeper.execution._faults import FailFast, fail_trial, recover_trials
+from sweeper.execution._faults import FailFast, FaultPolicy, fail_trial, recover_trials
 from sweeper.storage._open import open_storage
+from sweeper.trial._config import SweepConfig
 from sweeper.trial._outcome import StopReason, TrialOutcome, count_results
 from sweeper.trial._ownership import OWNER_ATTR, WORKER_ATTR, ask_owned, this_process
 
@@ -37,6 +39,19 @@ def test_a_retry_has_the_same_params_and_stands_in_for_the_original(study):
     original = study.trials[trial.number]
     assert original.user_attrs["error"] == "the worker died" and original.user_attrs["retried"]
     assert count_results(study.get_trials()) == 1
+
+
+@pytest.mark.parametrize(("retries", "retried"), [(1, True), (0, False)])
+def test_a_dead_workers_trial_is_retried_while_retries_last_and_then_counts_as_failed(
+    study, tmp_path, retries, retried
+):
+    driver = SweepDriver(study, SweepConfig("study.py", "unused", str(tmp_path)), None, 2, FaultPolicy(retries, None))
+    trial = ask_owned(study)
+    outcome = driver._worker_died(trial, "the worker process running this trial died (exit code SIGKILL(-9))")
+    assert (outcome.state, outcome.stop_reason, outcome.counted) == ("FAIL", "error", not retried)
+    assert ("retried with the same params (attempt 2)" in outcome.error) == retried
+    queued = [t for t in study.get_trials() if t.state == TrialState.WAITING]
+    assert len(queued) == int(retried) and count_results(study.get_trials()) == int(not retried)
 
 
 def test_a_trial_its_worker_already_ended_is_left_alone(study):

@@ -313,7 +313,8 @@ def test_the_plain_rendering_has_no_escape_codes_and_the_terminal_one_does(tmp_p
 def test_status_reads_a_study_without_writing_to_it(tmp_path):
     study = journal_study(tmp_path, n_trials=3, monitor="val_accuracy")
     add_finished(study, TrialState.COMPLETE, 0.8, epochs_run=5, duration_s=10.0)
-    progress(tmp_path, add_running(study), epochs_done=1)
+    # status() judges by the real clock, not NOW (module import time, minutes ago in a long suite).
+    progress(tmp_path, add_running(study), epochs_done=1, started=time.time() - 4, updated=time.time() - 1)
     journal = tmp_path / "runs" / "s" / "journal.log"
     before = journal.read_bytes(), journal.stat().st_mtime_ns
     files = sorted(tmp_path.rglob("*"))

@@ -60,6 +60,7 @@ def paired_comparison(
         keys: The columns that identify a cell.
         mode: ``"max"`` or ``"min"``: which values are better.
         level: Confidence level of the intervals; ``1 - level`` is the significance threshold.
+            Defaults to ``0.95``.
 
     Returns:
         The table (one row per cell, sorted by key, columns ``PAIRED_COLUMNS``), whether the
