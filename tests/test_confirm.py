@@ -11,6 +11,7 @@ from conftest import sweep
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
 from sweeper._errors import StudyFileError
+from sweeper.reports._build import _importances
 from sweeper.search._confirm import SEED_ATTR, plan_confirm
 
 MODEL = {"units": CategoricalDistribution([16, 32]), "lr": FloatDistribution(1e-4, 1e-1, log=True)}
@@ -181,3 +182,14 @@ def test_confirm_resumes_and_refuses_other_numbers_for_the_same_study(confirmed)
     assert other.exit_code == 2 and "--top 1 --repeats 2" in other.output
     report = sweep("report", "e2e-confirm", cwd=root)  # found in the journal of the study it confirms
     assert report.exit_code == 0, report.output
+
+
+def test_importances_ask_only_about_the_params_that_vary_as_a_confirm_runs_model_params_do_not():
+    study = optuna.create_study(direction="maximize")
+    for i in range(8):
+        params = {"units": 32, "ReduceLROnPlateau.factor": [0.2, 0.5][i % 2]}
+        distributions = {"units": MODEL["units"], "ReduceLROnPlateau.factor": CALLBACKS["ReduceLROnPlateau.factor"]}
+        study.add_trial(
+            optuna.trial.create_trial(value=0.9 + 0.01 * (i % 2), params=params, distributions=distributions)
+        )
+    assert set(_importances(study)) == {"ReduceLROnPlateau.factor"}

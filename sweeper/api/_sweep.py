@@ -22,6 +22,7 @@ from sweeper.backends._backend import SweepPlan
 from sweeper.backends._select import open_backend
 from sweeper.callbacks._temp_files import remove_stale_checkpoint_files
 from sweeper.execution._faults import FaultPolicy, recover_trials
+from sweeper.execution._framework import check_framework
 from sweeper.execution._live import progress_for
 from sweeper.execution._open_study import driver_sampler, open_or_create_study
 from sweeper.execution._options import fail_fast_option, positive_option, whole_number_option
@@ -129,6 +130,8 @@ def sweep(study_path: Path, options: SweepOptions, follow_up: FollowUp | None = 
     Returns:
         The sweep's result, its reports written.
     """
+    if options.backend == "loky":
+        check_framework()  # the workers run here: a missing framework is one line, not a crash per worker
     backend_options = {
         "jobs": options.jobs,
         "study_file": str(study_path),

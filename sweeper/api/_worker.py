@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from sweeper.api._sweep import record_targets
+from sweeper.execution._framework import check_framework
 from sweeper.execution._open_study import open_or_create_study
 from sweeper.execution._options import positive_option, seconds_option, whole_number_option
 from sweeper.search._samplers import make_sampler
@@ -54,6 +55,7 @@ def worker(
     """
     study_path = check_study_file(study_file).resolve()
     open_storage(storage)  # an unreachable storage fails now, not after TensorFlow has loaded
+    check_framework()
     # Keras loads here, in this process, once the file and the storage are known to be usable.
     from sweeper.execution._worker_loop import work
     from sweeper.trial._probe import probe_study

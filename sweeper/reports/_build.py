@@ -86,7 +86,17 @@ def _importances(study: optuna.Study) -> dict[str, float]:
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
     if len(complete) < MIN_TRIALS_FOR_IMPORTANCES:
         return {}
+    # A param every trial shares (a confirm run's model params) explains nothing, yet Optuna's
+    # default evaluator (PED-ANOVA) still credits it with importance: only the params that vary are asked about.
+    varying = [name for name in _params(complete) if len({repr(t.params.get(name)) for t in complete}) > 1]
+    if not varying:
+        return {}
     try:
-        return optuna.importance.get_param_importances(study)
+        return optuna.importance.get_param_importances(study, params=varying)
     except (ValueError, RuntimeError):
         return {}  # too few completed trials, or a single distinct value per param
+
+
+def _params(trials: list[optuna.trial.FrozenTrial]) -> list[str]:
+    """The params every trial has, as Optuna's importances need (its intersection search space)."""
+    return sorted(set.intersection(*(set(trial.params) for trial in trials)))
