@@ -246,6 +246,19 @@ def tensorboard(study: str, runs_dir: str, port: int) -> None:
     _guarded(lambda: serve(study, runs_dir=runs_dir, port=port, replace_process=True))
 
 
+@main.command()
+@click.argument("study")
+@runs_dir_option
+@storage_option
+@click.option("--port", default=8080, show_default=True, type=int)
+def dashboard(study: str, runs_dir: str, storage: str | None, port: int) -> None:
+    """Open optuna-dashboard on STUDY's storage, bound to localhost; Ctrl-C stops it."""
+    from sweeper.api import dashboard as serve
+
+    # Becomes the server rather than waiting on it, as `sweeper tensorboard` does.
+    _guarded(lambda: serve(study, runs_dir=runs_dir, storage=storage, port=port, replace_process=True))
+
+
 def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
     return f"warning: {message}\n"
 

@@ -1,7 +1,8 @@
-"""The public API: one function per CLI command (run, confirm, worker, status, report, ls, best, tensorboard)."""
+"""The public API: one function per CLI command (run, confirm, worker, status, report, ls, best, and the servers)."""
 
 from sweeper.api._catalog import best
 from sweeper.api._confirm import confirm
+from sweeper.api._dashboard import dashboard
 from sweeper.api._report import WrittenReport, report
 from sweeper.api._run import SweepResult, run
 from sweeper.api._status import SweepStatus, status
@@ -16,6 +17,7 @@ __all__ = [
     "WrittenReport",
     "best",
     "confirm",
+    "dashboard",
     "list_studies",
     "release_warm_workers",
     "report",

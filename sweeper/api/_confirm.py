@@ -11,6 +11,7 @@ import optuna
 from sweeper._errors import StudyFileError
 from sweeper.api._run import check_overrides, warn_if_oversubscribed
 from sweeper.api._sweep import FollowUp, SweepOptions, SweepResult, optuna_quiet, sweep, sweep_result
+from sweeper.execution._open_study import name_metric
 from sweeper.execution._options import positive_option, seconds_option
 from sweeper.search._confirm import CONFIRM_ATTR, ConfirmPlan, confirm_name, plan_confirm
 from sweeper.storage._catalog import StudyRef, find_study, load_optuna_study
@@ -122,6 +123,7 @@ def _open_confirm(ref: StudyRef, top: int, repeats: int, progress: bool) -> tupl
     created = optuna.create_study(study_name=name, storage=storage, direction=original.direction)
     for key in ("monitor", "mode"):
         created.set_user_attr(key, original.user_attrs.get(key))
+    name_metric(created, original.user_attrs.get("monitor", "value"))
     created.set_user_attr(CONFIRM_ATTR, {**plan.record(ref.name), "trials": len(plan.trials)})
     for params, user_attrs in plan.trials:
         created.enqueue_trial(params, user_attrs=user_attrs)

@@ -69,12 +69,12 @@ def check_framework(environ: dict[str, str] | None = None) -> str:
             fix=f"use one of {sorted(FRAMEWORKS)}, e.g. KERAS_BACKEND=tensorflow.",
         )
     for needed in dict.fromkeys([FRAMEWORKS[backend], "tensorflow"]):
-        if not _installed(needed):
+        if not is_installed(needed):
             raise StudyFileError(_missing(named, backend, needed), fix=f"{INSTALL_HINTS.get(needed, 'install it')}.")
     return backend
 
 
-def _installed(package: str) -> bool:
+def is_installed(package: str) -> bool:
     """Whether ``package`` can be found, without importing it; a broken install counts as missing."""
     try:
         return importlib.util.find_spec(package) is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pickle
+import warnings
 from pathlib import Path
 
 import optuna
@@ -47,6 +48,7 @@ def open_or_create_study(
             f"but monitor={probe.monitor!r} would {probe.direction} it.",
             fix="give the study a new name, or point --storage elsewhere.",
         )
+    name_metric(existing, probe.monitor)  # a study created before sweeper named it
     return existing
 
 
@@ -56,9 +58,18 @@ def _create(
     created = optuna.create_study(study_name=probe.name, storage=storage, sampler=sampler, direction=probe.direction)
     created.set_user_attr("monitor", probe.monitor)
     created.set_user_attr("mode", probe.mode)
+    name_metric(created, probe.monitor)
     for params, user_attrs in probe.planned_trials:
         created.enqueue_trial(params, user_attrs=user_attrs)
     return created
+
+
+def name_metric(study: optuna.Study, monitor: str) -> None:
+    """Names the study's objective after its monitor, so optuna-dashboard shows ``val_accuracy``, not "Objective 0"."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        if study.metric_names != [monitor]:
+            study.set_metric_names([monitor])
 
 
 def driver_sampler(probe: ProbeResult, study_path: Path) -> optuna.samplers.BaseSampler:
