@@ -75,6 +75,30 @@ study = sw.Study(
 """
 
 
+HIDE_PACKAGE = """
+import importlib.abc, sys
+
+
+class _Hidden(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == {package!r} or name.startswith({package!r} + "."):
+            raise ModuleNotFoundError(f"No module named {{name!r}}")
+        return None
+
+
+sys.meta_path.insert(0, _Hidden())
+"""
+
+
+def env_without(package: str, folder: Path) -> dict[str, str]:
+    """An environment whose Python cannot import ``package``, as on a machine that never installed it.
+
+    It writes a ``sitecustomize.py`` into ``folder`` that hides the package from every import.
+    """
+    (folder / "sitecustomize.py").write_text(HIDE_PACKAGE.format(package=package))
+    return {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(folder), "HOME": str(folder)}
+
+
 def sweep(*args: str, cwd: Path) -> object:
     old = os.getcwd()
     os.chdir(cwd)

@@ -7,13 +7,13 @@ import signal
 import socket
 import subprocess
 import sys
-import textwrap
 import time
 import urllib.request
 import warnings
 
 import optuna
 import pytest
+from conftest import env_without
 
 from sweeper.api import dashboard
 from sweeper.execution._open_study import name_metric
@@ -81,24 +81,8 @@ def test_a_study_created_before_metric_names_gets_its_monitor_as_its_name():
         assert study.metric_names == ["val_accuracy"]
 
 
-HIDE_DASHBOARD = """
-import importlib.abc, sys
-
-
-class _Hidden(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "optuna_dashboard" or name.startswith("optuna_dashboard."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-
-sys.meta_path.insert(0, _Hidden())
-"""
-
-
 def test_without_optuna_dashboard_it_is_one_line_and_exit_2(tmp_path):
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(HIDE_DASHBOARD))
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)}
+    env = env_without("optuna_dashboard", tmp_path)
     run = subprocess.run(
         [sys.executable, "-m", "sweeper", "dashboard", "anything"],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
+from conftest import env_without
 
 from sweeper._errors import StudyFileError
 from sweeper.execution._framework import check_framework, keras_backend
@@ -39,26 +39,9 @@ def test_a_backend_that_cannot_run_is_one_line_naming_it_and_the_fix(tmp_path, e
     assert fix in str(raised.value).split("Fix:")[1]
 
 
-# Hides TensorFlow from the interpreter, as on a machine where `pip install sweeper` took no extra.
-HIDE_TENSORFLOW = """
-import importlib.abc, sys
-
-
-class _Hidden(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name == "tensorflow" or name.startswith("tensorflow."):
-            raise ModuleNotFoundError(f"No module named {name!r}")
-        return None
-
-
-sys.meta_path.insert(0, _Hidden())
-"""
-
-
 def test_without_tensorflow_the_sweep_is_one_line_and_exit_2_with_nothing_written(tmp_path, write_study):
     study_file = write_study("study = sw.Study(name='notf', data=load_data, model=build_model)\n")
-    (tmp_path / "sitecustomize.py").write_text(textwrap.dedent(HIDE_TENSORFLOW))
-    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(tmp_path), "HOME": str(tmp_path)}
+    env = env_without("tensorflow", tmp_path)  # as on a machine where `pip install sweeper` took no extra
     run = subprocess.run(
         [sys.executable, "-m", "sweeper", "run", str(study_file)],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
