@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 import pandas as pd
 
 from sweeper.reports._observations import CALLBACK_PREFIX, EARLY_STOPPING, REDUCE_LR, observations_frame
 from sweeper.reports._paired import PAIRED_COLUMNS, paired_comparison
+from sweeper.study._searchable import CALLBACK_PARAM
 
-CALLBACK_PARAM = re.compile(r"^params_[A-Z][A-Za-z0-9]*\.[a-z_0-9]+$")
 # Below this many trials where a setting acted, its cell says little about the setting.
 MIN_ACTED = 3
 CONFIRM_HINT = "run `sweeper confirm STUDY.py --top 3 --repeats 3` to compare them on the same models and seeds"
@@ -44,7 +43,9 @@ class SettingsComparison(NamedTuple):
 
 def callback_setting_columns(trials: pd.DataFrame) -> list[str]:
     """The ``params_<Callback>.<param>`` columns of a trials table."""
-    return [c for c in trials.columns if CALLBACK_PARAM.match(c)]
+    return [
+        c for c in trials.columns if c.startswith(CALLBACK_PREFIX) and CALLBACK_PARAM.match(c[len(CALLBACK_PREFIX) :])
+    ]
 
 
 def settings_frame(trials: pd.DataFrame, mode: str) -> pd.DataFrame:

@@ -11,7 +11,6 @@ the cells are paired, and their differences are the settings' own.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,10 +19,10 @@ from optuna.distributions import BaseDistribution, CategoricalDistribution, Floa
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._errors import StudyFileError
+from sweeper.study._searchable import CALLBACK_PARAM
 
 CONFIRM_ATTR = "confirm"
 SEED_ATTR = "seed"
-CALLBACK_PARAM = re.compile(r"^[A-Z][A-Za-z0-9]*\.[a-z_0-9]+$")
 # The replayable EarlyStopping params, and which of their values stops last (trains the most).
 REPLAYABLE = {"EarlyStopping.patience": max, "EarlyStopping.min_delta": min, "EarlyStopping.start_from_epoch": max}
 

@@ -7,12 +7,16 @@ only this much of them, so the declaration does not depend on Keras callbacks.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
 import optuna
 
 from sweeper.study._space import is_search_space, suggest
+
+# How a searched callback parameter is named in Optuna: "<KerasClass>.<param>" (see param_name).
+CALLBACK_PARAM = re.compile(r"^[A-Z][A-Za-z0-9]*\.[a-z_0-9]+$")
 
 
 class SearchableCallback:
