@@ -103,3 +103,36 @@ def loky_exit_codes(error: BaseException) -> str | None:
     """The dead workers' exit codes in a loky ``BrokenProcessPool`` message, e.g. ``"SIGKILL(-9)"``."""
     codes = _LOKY_EXIT_CODES.search(str(error))
     return codes.group(1).strip("{}") if codes else None
+
+
+# optuna-dashboard lists a trial's artifacts from two places: the trial's own system attrs
+# (``artifacts:<id>``, what ``optuna.artifacts.upload_artifact`` writes) and, for artifacts it
+# uploads itself, the study's system attrs under ``dashboard:artifacts:<trial_id>:<id>``.
+# Only the second can still change once the trial has finished, so a checkpoint that later
+# falls out of the K best can leave the listing.
+_DASHBOARD_TRIAL_ARTIFACT = "dashboard:artifacts:{trial_id}:{artifact_id}"
+
+
+def study_system_attrs(study: optuna.Study) -> dict[str, Any]:
+    """The study's system attributes, read fresh from its storage (``Study._study_id``)."""
+    return study._storage.get_study_system_attrs(study._study_id)
+
+
+def set_study_system_attr(study: optuna.Study, key: str, value: Any) -> None:
+    """Sets a study system attribute; unlike a finished trial's, it may change at any time."""
+    study._storage.set_study_system_attr(study._study_id, key, value)
+
+
+def dashboard_trial_artifact_key(trial_id: int, artifact_id: str) -> str:
+    """The study system attribute under which optuna-dashboard lists an artifact of a trial."""
+    return _DASHBOARD_TRIAL_ARTIFACT.format(trial_id=trial_id, artifact_id=artifact_id)
+
+
+def filesystem_artifact_path(base_path: str, artifact_id: str) -> str:
+    """Where ``optuna.artifacts.FileSystemArtifactStore(base_path)`` keeps an artifact's bytes.
+
+    sweeper links a checkpoint there instead of copying it, so it is on disk once.
+    """
+    import os
+
+    return os.path.join(base_path, artifact_id)

@@ -42,6 +42,21 @@ trial_timeout_option = click.option(
     type=float,
     help="Stop a trial at the first batch end past this many seconds. [default: the study's, none]",
 )
+# Checkpoints and disk: `run`, `confirm` and `worker` take them alike.
+keep_checkpoints_option = click.option(
+    "--keep-checkpoints",
+    default=None,
+    metavar="K|all",
+    help="Keep the checkpoints of the K best COMPLETE trials, delete the rest; 'all' keeps every one. "
+    "[default: the study's, 5]",
+)
+min_free_gb_option = click.option(
+    "--min-free-gb",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help="Start no trial while the runs folder's disk has less free; 0 never stops.",
+)
 
 
 @click.group()
@@ -85,6 +100,8 @@ scheduler_option = click.option("--scheduler", default=None, help="The Dask sche
 @fail_fast_option
 @epoch_budget_option
 @trial_timeout_option
+@keep_checkpoints_option
+@min_free_gb_option
 @storage_option
 @runs_dir_option
 @reports_dir_option
@@ -109,6 +126,8 @@ def run(study_file: str, **options: Any) -> None:
 @retries_option
 @fail_fast_option
 @trial_timeout_option
+@keep_checkpoints_option
+@min_free_gb_option
 @storage_option
 @runs_dir_option
 @reports_dir_option
@@ -157,6 +176,8 @@ def _echo_result(result: Any) -> None:
 @retries_option
 @epoch_budget_option
 @trial_timeout_option
+@keep_checkpoints_option
+@min_free_gb_option
 def worker(study_file: str, **options: Any) -> None:
     """Join the study STUDY_FILE declares as one more worker, from any machine.
 
@@ -290,7 +311,10 @@ def _echo_best(trial: Any) -> None:
     click.echo(f"best trial: {trial.number}  value: {trial.value:.6g}  {_best_epoch_text(attrs)}")
     for name, value in trial.params.items():
         click.echo(f"  {name} = {value!r}")
-    click.echo(f"checkpoint: {attrs.get('checkpoint')}")
+    checkpoint = attrs.get("checkpoint")
+    if checkpoint and not os.path.exists(checkpoint):
+        checkpoint = f"none kept (keep_checkpoints deleted {checkpoint})"
+    click.echo(f"checkpoint: {checkpoint}")
     click.echo(f"tensorboard: {attrs.get('logdir')}")
 
 

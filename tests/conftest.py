@@ -65,6 +65,7 @@ study = sw.Study(
     sampler=optuna.samplers.GridSampler({"lr": [1e-2, 1e-6], "EarlyStopping.patience": [2, 3]}, seed=0),
     pruner=optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1),
     seed=0,
+    keep_checkpoints=2,
     callbacks=[
         sw.EarlyStopping(patience=sw.choice(2, 3)),
         sw.ReduceLROnPlateau(factor=0.5, patience=1),

@@ -82,6 +82,11 @@ BAD_STUDY_FILES = [
         "name='has space' contains a space",
     ),
     (
+        "keep_checkpoints_negative",
+        f"study = sw.Study({OK_FIELDS}, keep_checkpoints=-1)\n",
+        "keep_checkpoints=-1 must be a whole number 0 or more, or 'all'",
+    ),
+    (
         "user_code_raising_at_import",
         "raise RuntimeError('boom at import')\n",
         "raised RuntimeError: boom at import. Fix: fix the code at that line.",
@@ -134,7 +139,15 @@ def test_non_python_file(tmp_path):
 
 @pytest.mark.parametrize(
     "option, value",
-    [("--jobs", "0"), ("--n-trials", "0"), ("--retries", "-1"), ("--fail-fast", "-2"), ("--epoch-budget", "0")],
+    [
+        ("--jobs", "0"),
+        ("--n-trials", "0"),
+        ("--retries", "-1"),
+        ("--fail-fast", "-2"),
+        ("--epoch-budget", "0"),
+        ("--keep-checkpoints", "-1"),
+        ("--min-free-gb", "-1"),
+    ],
 )
 def test_bad_cli_numbers_fail_before_any_worker_loads_the_study(tmp_path, write_study, option, value):
     marker = tmp_path / "data-was-loaded"
@@ -152,3 +165,24 @@ def test_unreachable_storage_is_one_redacted_line(tmp_path, write_study):
     result = sweep("run", str(path), "--storage", "postgresql://alice:s3cret-pw@127.0.0.1:9/sweeps", cwd=tmp_path)
     assert_one_clear_line_and_nothing_written(result, tmp_path, "postgresql://alice:***@127.0.0.1:9/sweeps")
     assert "s3cret-pw" not in result.output
+
+
+def test_an_artifact_store_that_cannot_be_written_is_one_line_before_the_study_is_written(tmp_path, write_study):
+    path = write_study(f"study = sw.Study({OK_FIELDS})\n")
+    (tmp_path / "runs" / "bad").mkdir(parents=True)
+    (tmp_path / "runs" / "bad" / "artifacts").write_text("a file where the store's folder should be")
+    result = sweep("run", str(path), cwd=tmp_path)
+    assert result.exit_code == 2, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: the artifact store ") and "runs/bad/artifacts" in line and "Fix:" in line
+    assert sorted(p.name for p in (tmp_path / "runs" / "bad").iterdir()) == ["artifacts"]  # no journal, no trial
+
+
+def test_a_disk_under_the_free_space_threshold_starts_no_trial_and_exits_1(tmp_path, write_study):
+    path = write_study(f"study = sw.Study({OK_FIELDS})\n")
+    result = sweep("run", str(path), "--min-free-gb", "1e9", cwd=tmp_path)  # more than any disk here has
+    assert result.exit_code == 1, result.output
+    assert "GB free, under the 1e+09 GB a trial needs to start" in result.output
+    assert str(tmp_path / "runs") in result.output and "run the same command again to resume" in result.output
+    assert not list((tmp_path / "runs" / "bad").glob("trials/*"))  # no trial started
+    assert (tmp_path / "reports" / "bad" / "trials.csv").exists()  # what finished (nothing) is reported

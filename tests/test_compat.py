@@ -3,6 +3,8 @@
 An Optuna, Keras or joblib upgrade that moves one of them fails its test here, by name.
 """
 
+import io
+import json
 import os
 import signal
 import time
@@ -124,3 +126,27 @@ def test_loky_exit_codes_names_the_signal_that_killed_a_worker():
         executor.shutdown(wait=False, kill_workers=True)
     assert isinstance(error, BrokenProcessPool)
     assert "SIGKILL" in (_compat.loky_exit_codes(error) or ""), str(error)
+
+
+def test_a_trial_artifact_listed_in_the_study_attrs_is_what_optuna_dashboard_lists_for_that_trial():
+    from optuna_dashboard.artifact._backend import list_trial_artifacts
+
+    study = optuna.create_study()
+    trial = study.ask()
+    study.tell(trial, 1.0)
+    meta = {"artifact_id": "0" * 36, "filename": "best.keras", "mimetype": "application/octet-stream"}
+    _compat.set_study_system_attr(
+        study, _compat.dashboard_trial_artifact_key(trial._trial_id, meta["artifact_id"]), json.dumps(meta)
+    )
+    frozen = study.trials[0]
+    assert list_trial_artifacts(_compat.study_system_attrs(study), frozen.system_attrs, frozen) == [meta]
+    _compat.set_study_system_attr(
+        study, _compat.dashboard_trial_artifact_key(trial._trial_id, meta["artifact_id"]), "null"
+    )
+    assert list_trial_artifacts(_compat.study_system_attrs(study), frozen.system_attrs, frozen) == []
+
+
+def test_a_filesystem_artifact_store_keeps_an_artifact_at_the_path_sweeper_links(tmp_path):
+    store = optuna.artifacts.FileSystemArtifactStore(tmp_path)
+    store.write("abc", io.BytesIO(b"weights"))
+    assert open(_compat.filesystem_artifact_path(str(tmp_path), "abc"), "rb").read() == b"weights"

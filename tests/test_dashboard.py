@@ -13,7 +13,7 @@ import warnings
 
 import optuna
 import pytest
-from conftest import env_without
+from conftest import env_without, sweep
 
 from sweeper.api import dashboard
 from sweeper.execution._open_study import name_metric
@@ -49,6 +49,18 @@ def test_the_dashboard_serves_the_study_on_localhost_with_its_metric_named(swept
         study = get_json(f"http://127.0.0.1:{port}/api/studies/{summary['study_id']}")
         assert study["objective_names"] == ["val_accuracy"]  # not "Objective 0"
         assert len(study["trials"]) == len(swept[3])
+        kept = swept[3][swept[3]["checkpoint"].notna()]
+        with_artifacts = {t["number"]: t for t in study["trials"] if t["artifacts"]}
+        assert set(with_artifacts) == set(kept["trial"])  # the kept checkpoints, and no deleted one
+        for row in kept.itertuples():
+            trial = with_artifacts[row.trial]
+            (artifact,) = trial["artifacts"]
+            assert artifact["artifact_id"] == row.checkpoint_artifact and artifact["filename"] == "best.keras"
+            url = (
+                f"http://127.0.0.1:{port}/artifacts/{summary['study_id']}/{trial['trial_id']}/{row.checkpoint_artifact}"
+            )
+            with urllib.request.urlopen(url, timeout=10) as download:
+                assert download.read() == open(row.checkpoint, "rb").read()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/dashboard/", timeout=10) as page:
             assert page.status == 200 and b"<html" in page.read().lower()
     finally:
@@ -91,6 +103,13 @@ def test_without_optuna_dashboard_it_is_one_line_and_exit_2(tmp_path):
     assert run.stderr.strip() == (
         "error: optuna-dashboard is not installed. Fix: pip install 'sweeper[dashboard]' (or optuna-dashboard)."
     )
+
+
+def test_a_dashboard_on_an_unknown_study_is_one_line_and_exit_2(tmp_path):
+    result = sweep("dashboard", "nope", cwd=tmp_path)
+    assert result.exit_code == 2
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith("error: nope: no study named 'nope'") and "Fix: run `sweeper run STUDY.py` first" in line
 
 
 @pytest.fixture(autouse=True)

@@ -66,17 +66,28 @@ def test_trials_csv_has_the_design_columns(swept):
     assert (pd.to_datetime(finished["datetime_complete"]) >= pd.to_datetime(finished["datetime_start"])).all()
 
 
-def test_checkpoints_load_and_evaluate_to_the_trials_value(swept):
+def test_only_the_two_best_checkpoints_are_kept_and_each_evaluates_to_its_trials_value(swept):
     import sklearn.datasets
 
+    root, _, _, trials = swept
     x, y = sklearn.datasets.load_digits(return_X_y=True)
     x_val, y_val = (x[1400:] / 16.0).astype("float32"), y[1400:]
-    complete = swept[3][swept[3]["state"] == "COMPLETE"]
-    for row in complete.itertuples():
-        assert Path(row.checkpoint).is_file() and Path(row.checkpoint).parent.name == "checkpoints"
+    complete = trials[trials["state"] == "COMPLETE"].sort_values(["value", "trial"], ascending=[False, True])
+    best_two = complete.head(2)
+    on_disk = sorted((root / "runs" / "e2e" / "trials").glob("*/checkpoints/*"))
+    assert sorted(map(str, on_disk)) == sorted(best_two["checkpoint"])  # keep_checkpoints=2: no more, no less
+    for row in best_two.itertuples():
+        assert Path(row.checkpoint).parent.name == "checkpoints"
+        artifact = root / "runs" / "e2e" / "artifacts" / row.checkpoint_artifact
+        assert os.stat(artifact).st_ino == os.stat(row.checkpoint).st_ino  # the artifact is the file, not a copy
         model = keras.models.load_model(row.checkpoint)
         accuracy = model.evaluate(x_val, y_val, verbose=0, return_dict=True)["accuracy"]
         assert accuracy == pytest.approx(row.value, abs=1e-6)
+    others = trials[~trials["trial"].isin(best_two["trial"])]
+    assert others["checkpoint"].isna().all()
+    reason = {"PRUNED": "pruned", "FAIL": "failed", "COMPLETE": "not among the 2 best"}
+    assert (others["checkpoint_deleted"] == others["state"].map(reason)).all()
+    assert (trials["tensorboard_mb"] > 0).all() and (best_two["checkpoint_mb"] > 0).all()
 
 
 def test_each_trial_has_tensorboard_event_files(swept):

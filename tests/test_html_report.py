@@ -191,3 +191,29 @@ def test_value_vs_epochs_labels_each_setting_and_empty_importances_give_none():
     annotations = {text.get_text() for text in figure.axes[0].texts}
     assert {"3 / 0.5", "10 / 0.5", "3 / 0.1", "best #1"} <= annotations
     assert figures.importances_bar({}) is None
+
+
+def test_the_checkpoints_section_links_each_kept_checkpoint_and_says_what_deleting_the_rest_saved():
+    trials = callback_trials()
+    deleted = trials["trial"].isin([0, 2])
+    trials["checkpoint_deleted"] = np.where(
+        deleted, np.where(trials["state"] == "PRUNED", "pruned", "not among the 2 best"), None
+    )
+    trials.loc[deleted, "checkpoint"] = None
+    trials["checkpoint_mb"] = np.where(deleted, 0.0, 1.5)
+    trials["checkpoint_freed_mb"] = np.where(deleted, 1.5, 0.0)
+    trials["tensorboard_mb"] = 0.25
+    html = render_html(make_report(trials))
+    section = html[html.index("<h2>Checkpoints</h2>") : html.index("<h2>Trials</h2>")]
+    assert "2 checkpoint(s) kept; 2 deleted (1 not among the 2 best, 1 pruned), which freed 3.0 MB" in section
+    assert "take 4.0 MB on disk" in section  # 2 × 1.5 MB of checkpoints + 4 × 0.25 MB of logs
+    links = re.findall(r'<a href="(file://[^"]+)"><code>([^<]+)</code></a>', section)
+    assert [path for _, path in links] == [
+        "/runs/demo/trials/1/checkpoints/best.keras",
+        "/runs/demo/trials/3/checkpoints/best.keras",
+    ]
+    assert links[0][0] == "file:///runs/demo/trials/1/checkpoints/best.keras"
+
+
+def test_a_report_without_the_disk_columns_has_no_checkpoints_section(full_html):
+    assert "<h2>Checkpoints</h2>" not in full_html

@@ -9,12 +9,13 @@ from pathlib import Path
 import optuna
 
 from sweeper._errors import StudyFileError
-from sweeper.api._run import check_overrides, warn_if_oversubscribed
+from sweeper.api._run import check_overrides, check_retention_options, warn_if_oversubscribed
 from sweeper.api._sweep import FollowUp, SweepOptions, SweepResult, optuna_quiet, sweep, sweep_result
 from sweeper.execution._open_study import name_metric
 from sweeper.execution._options import positive_option, seconds_option
 from sweeper.search._confirm import CONFIRM_ATTR, ConfirmPlan, confirm_name, plan_confirm
 from sweeper.storage._catalog import StudyRef, find_study, load_optuna_study
+from sweeper.storage._disk import DEFAULT_MIN_FREE_GB
 from sweeper.storage._open import open_storage
 from sweeper.study._loader import check_study_file
 from sweeper.trial._outcome import count_results
@@ -36,6 +37,8 @@ def confirm(
     progress: bool = True,
     backend: str = "loky",
     scheduler: str | None = None,
+    keep_checkpoints: int | str | None = None,
+    min_free_gb: float = DEFAULT_MIN_FREE_GB,
 ) -> SweepResult:
     """Runs (or resumes) the confirm run of a study that ran: its best models × the trained settings × seeds.
 
@@ -64,6 +67,10 @@ def confirm(
         progress: Print what runs and a line per finished trial. Defaults to ``True``.
         backend: ``"loky"`` or ``"dask"``, as for :func:`sweeper.run`. Defaults to ``"loky"``.
         scheduler: The Dask scheduler's address. Defaults to ``None``.
+        keep_checkpoints: How many of the confirm run's best trials keep their
+            checkpoints (``"all"`` keeps every one); overrides the study's. Defaults to ``None``.
+        min_free_gb: Start no trial while the runs folder's disk has less free.
+            Defaults to ``1.0``.
 
     Returns:
         The confirm study's result; its reports are in ``reports/<study>-confirm/``.
@@ -78,6 +85,7 @@ def confirm(
     jobs = positive_option("--jobs", jobs)
     check_overrides(None, retries, fail_fast, None)
     seconds_option("--trial-timeout", trial_timeout)
+    check_retention_options(keep_checkpoints, min_free_gb)
     study_path = check_study_file(study_file).resolve()
     ref = find_study(str(study_path), Path(runs_dir), storage)
     study, planned = _open_confirm(ref, top, repeats, progress)
@@ -101,6 +109,8 @@ def confirm(
         progress=progress,
         backend=backend,
         scheduler=scheduler,
+        keep_checkpoints=keep_checkpoints,
+        min_free_gb=min_free_gb,
     )
     return sweep(study_path, options, FollowUp(study.study_name, planned))
 

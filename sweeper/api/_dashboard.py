@@ -32,7 +32,8 @@ def dashboard(
     """Starts optuna-dashboard on a study's storage, on ``127.0.0.1`` only, and prints its URL.
 
     The dashboard shows every study in that storage (a confirm run beside the study it
-    confirms), with the monitored metric by name. Binding to localhost keeps the
+    confirms), with the monitored metric by name, and offers each kept checkpoint for
+    download as its trial's artifact. Binding to localhost keeps the
     params and values off the network.
 
     Args:
@@ -60,7 +61,8 @@ def dashboard(
         if "monitor" in named.user_attrs:
             name_metric(named, named.user_attrs["monitor"])
     print(f"optuna-dashboard on http://{HOST}:{port}/dashboard/ for {redact(ref.storage)}", flush=True)
-    command = [sys.executable, "-m", "sweeper.api._dashboard_server", ref.storage, HOST, str(port)]
+    server = "sweeper.api._dashboard_server"
+    command = [sys.executable, "-m", server, ref.storage, HOST, str(port), str(ref.runs_dir), ref.name]
     if replace_process:
         os.execv(sys.executable, command)
     return subprocess.Popen(command)

@@ -10,14 +10,22 @@ from pathlib import Path
 import optuna
 
 from sweeper.api._sweep import SweepOptions, SweepResult, optuna_quiet, sweep, sweep_result
-from sweeper.execution._options import fail_fast_option, positive_option, seconds_option, whole_number_option
+from sweeper.execution._options import (
+    fail_fast_option,
+    gigabytes_option,
+    positive_option,
+    seconds_option,
+    whole_number_option,
+)
 from sweeper.storage._catalog import StudyRef
+from sweeper.storage._disk import DEFAULT_MIN_FREE_GB
 from sweeper.storage._open import default_storage, is_rdb_url, open_storage
 from sweeper.study._loader import check_study_file
 from sweeper.study._peek import peek_study_file
+from sweeper.study._study import keep_checkpoints_value
 from sweeper.trial._outcome import count_results, epoch_budget_spent
 
-__all__ = ["SweepResult", "check_overrides", "run", "warn_if_oversubscribed"]
+__all__ = ["SweepResult", "check_overrides", "check_retention_options", "run", "warn_if_oversubscribed"]
 
 
 @optuna_quiet
@@ -36,6 +44,8 @@ def run(
     progress: bool = True,
     backend: str = "loky",
     scheduler: str | None = None,
+    keep_checkpoints: int | str | None = None,
+    min_free_gb: float = DEFAULT_MIN_FREE_GB,
 ) -> SweepResult:
     """Runs (or resumes) the sweep a study file declares.
 
@@ -63,6 +73,12 @@ def run(
             an RDB ``storage`` they all reach. Defaults to ``"loky"``.
         scheduler: The Dask scheduler's address, for ``backend="dask"``.
             Defaults to ``None``.
+        keep_checkpoints: How many of the best COMPLETE trials keep their checkpoints
+            (``"all"`` keeps every one); overrides the study's, whose default is 5.
+            Defaults to ``None``.
+        min_free_gb: Start no trial while the runs folder's disk has less than this
+            free; the sweep then ends with exit code 1 and every finished trial kept.
+            ``0`` never stops. Defaults to ``1.0``.
 
     Returns:
         The sweep's result.
@@ -78,6 +94,7 @@ def run(
     jobs = positive_option("--jobs", jobs)
     check_overrides(n_trials, retries, fail_fast, epoch_budget)
     seconds_option("--trial-timeout", trial_timeout)
+    check_retention_options(keep_checkpoints, min_free_gb)
     study_path = check_study_file(study_file).resolve()
     runs_path = Path(runs_dir).resolve()
     if storage is not None:
@@ -100,6 +117,8 @@ def run(
         progress=progress,
         backend=backend,
         scheduler=scheduler,
+        keep_checkpoints=keep_checkpoints,
+        min_free_gb=min_free_gb,
     )
     return sweep(study_path, options)
 
@@ -112,6 +131,13 @@ def check_overrides(n_trials: int | None, retries: int | None, fail_fast: int | 
     if retries is not None:
         whole_number_option("--retries", retries)
     fail_fast_option(fail_fast)
+
+
+def check_retention_options(keep_checkpoints: int | str | None, min_free_gb: float) -> None:
+    """``--keep-checkpoints`` and ``--min-free-gb``, checked before the study file runs."""
+    if keep_checkpoints is not None:
+        keep_checkpoints_value("--keep-checkpoints", keep_checkpoints)
+    gigabytes_option("--min-free-gb", min_free_gb)
 
 
 def warn_if_oversubscribed(jobs: int) -> None:

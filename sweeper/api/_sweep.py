@@ -29,9 +29,13 @@ from sweeper.execution._options import fail_fast_option, positive_option, whole_
 from sweeper.execution._progress import Progress
 from sweeper.reports._build import build_report, import_report_libraries
 from sweeper.reports._write import write_report
+from sweeper.storage._artifacts import artifact_dir, check_artifact_dir
 from sweeper.storage._catalog import StudyRef, best_trial
+from sweeper.storage._disk import DEFAULT_MIN_FREE_GB
 from sweeper.storage._open import default_storage, open_storage
 from sweeper.storage._redact import redact
+from sweeper.storage._retention import retain_checkpoints
+from sweeper.study._study import keep_checkpoints_value
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._outcome import ProbeResult, count_results
 
@@ -89,6 +93,10 @@ class SweepOptions:
         progress: Print a line per finished trial.
         backend: ``"loky"`` or ``"dask"``.
         scheduler: The Dask scheduler's address.
+        keep_checkpoints: The best trials that keep their checkpoints, ``"all"``, or
+            ``None`` for the study's. Defaults to ``None``.
+        min_free_gb: Start no trial while the runs folder's disk has less free; ``0``
+            never stops. Defaults to ``1.0``.
     """
 
     jobs: int
@@ -103,6 +111,8 @@ class SweepOptions:
     progress: bool
     backend: str
     scheduler: str | None
+    keep_checkpoints: int | str | None = None
+    min_free_gb: float = DEFAULT_MIN_FREE_GB
 
 
 @dataclass(frozen=True)
@@ -152,8 +162,11 @@ def sweep(study_path: Path, options: SweepOptions, follow_up: FollowUp | None = 
             retries=plan.policy.retries,
             epoch_budget=epoch_budget,
             trial_timeout=probe.trial_timeout if options.trial_timeout is None else options.trial_timeout,
+            keep_checkpoints=_keep_checkpoints(probe, options),
+            min_free_gb=options.min_free_gb,
         )
         name = follow_up.name if follow_up else probe.name
+        check_artifact_dir(artifact_dir(options.runs_path, name))  # before the study is written to
         study = _open_study(probe, config, study_path, name)
         record_targets(study, plan.n_trials, config.epoch_budget, probe.epochs)
         reporter = _progress(study, probe, config, plan, workers.describe()) if options.progress else None
@@ -161,8 +174,11 @@ def sweep(study_path: Path, options: SweepOptions, follow_up: FollowUp | None = 
         try:
             workers.sweep(study, config, plan, reporter)
         except SweepAborted:
+            retain_checkpoints(study, config.runs_dir, config.keep_checkpoints)
             write_report(build_report(ref, study), options.reports_dir / name)
             raise
+        # Trials the driver ended (a dead or hung worker's) had no pass of their own.
+        retain_checkpoints(study, config.runs_dir, config.keep_checkpoints)
     return sweep_result(ref, study, options.reports_dir)
 
 
@@ -191,6 +207,13 @@ def _plan(probe: ProbeResult, options: SweepOptions, follow_up: FollowUp | None)
     n_trials = positive_option("--n-trials", probe.n_trials if options.n_trials is None else options.n_trials)
     # The last trials leave cores idle: the driver imports what the reports need meanwhile.
     return SweepPlan(n_trials, policy, probe.timeout, on_tail=import_report_libraries)
+
+
+def _keep_checkpoints(probe: ProbeResult, options: SweepOptions) -> int | None:
+    """The option's ``keep_checkpoints`` where given, else the study's; ``None`` keeps all."""
+    if options.keep_checkpoints is None:
+        return probe.keep_checkpoints
+    return keep_checkpoints_value("--keep-checkpoints", options.keep_checkpoints)
 
 
 def _epoch_budget(probe: ProbeResult, options: SweepOptions, follow_up: FollowUp | None) -> int | None:

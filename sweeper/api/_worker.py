@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sweeper.api._run import check_retention_options
 from sweeper.api._sweep import record_targets
 from sweeper.execution._framework import check_framework
 from sweeper.execution._open_study import open_or_create_study
 from sweeper.execution._options import positive_option, seconds_option, whole_number_option
 from sweeper.search._samplers import make_sampler
+from sweeper.storage._disk import DEFAULT_MIN_FREE_GB
 from sweeper.storage._open import open_storage
 from sweeper.storage._redact import redact
 from sweeper.study._loader import check_study_file
+from sweeper.study._study import keep_checkpoints_value
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import worker_context
 
@@ -26,6 +29,8 @@ def worker(
     retries: int | None = None,
     epoch_budget: int | None = None,
     trial_timeout: float | None = None,
+    keep_checkpoints: int | str | None = None,
+    min_free_gb: float = DEFAULT_MIN_FREE_GB,
 ) -> int:
     """Joins the study as one more worker, in this process, until it holds ``n_trials`` results.
 
@@ -46,6 +51,10 @@ def worker(
             epochs; overrides the study's. Defaults to ``None``.
         trial_timeout: Stop a trial at the first batch end past this many seconds;
             overrides the study's. Defaults to ``None``.
+        keep_checkpoints: How many of the study's best trials keep their checkpoints
+            (``"all"`` keeps every one); overrides the study's. Defaults to ``None``.
+        min_free_gb: Start no trial while the runs folder's disk has less free.
+            Defaults to ``1.0``.
 
     Returns:
         How many trials this worker ran.
@@ -55,6 +64,7 @@ def worker(
     """
     study_path = check_study_file(study_file).resolve()
     open_storage(storage)  # an unreachable storage fails now, not after TensorFlow has loaded
+    check_retention_options(keep_checkpoints, min_free_gb)
     check_framework()
     # Keras loads here, in this process, once the file and the storage are known to be usable.
     from sweeper.execution._worker_loop import work
@@ -73,6 +83,12 @@ def worker(
         retries=retries,
         epoch_budget=probe.epoch_budget if epoch_budget is None else epoch_budget,
         trial_timeout=probe.trial_timeout if trial_timeout is None else trial_timeout,
+        keep_checkpoints=(
+            probe.keep_checkpoints
+            if keep_checkpoints is None
+            else keep_checkpoints_value("--keep-checkpoints", keep_checkpoints)
+        ),
+        min_free_gb=min_free_gb,
     )
     opened = open_storage(storage, config.heartbeat, retries)
     study = open_or_create_study(probe, opened, make_sampler(worker_context(str(study_path)).study), redact(storage))

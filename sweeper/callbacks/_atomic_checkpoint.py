@@ -63,6 +63,8 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         self.best = self.initial_value_threshold
         self.best_path: str | None = None
         self.last_path: str | None = None
+        # Every file it wrote, for deleting a trial's checkpoints that the study does not keep.
+        self.saved_paths: list[str] = []
         self._resolved_mode: str | None = None
         self._epochs_since_save = 0
         remove_stale_temp_files(Path(self.filepath).parent)
@@ -116,6 +118,8 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
             self.model.save(str(temp), overwrite=True)
         os.replace(temp, path)
         self.last_path = str(path)
+        if self.last_path not in self.saved_paths:
+            self.saved_paths.append(self.last_path)
         if self.save_best_only:
             self.best_path = str(path)
         if self.verbose:

@@ -60,9 +60,8 @@ def seconds_option(option: str, value: Any) -> float | None:
     """
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise StudyFileError(f"{option}={value!r} must be a positive number of seconds.", fix=f"e.g. {option} 3600.")
-    return float(value)
+    kind = "a positive number of seconds"
+    return _number_option(option, value, minimum=0.0, inclusive=False, kind=kind, example=3600)
 
 
 def fail_fast_option(value: Any) -> int | None:
@@ -77,3 +76,27 @@ def fail_fast_option(value: Any) -> int | None:
     if value is None or value == 0:
         return None
     return positive_option("--fail-fast", value)
+
+
+def gigabytes_option(option: str, value: Any) -> float:
+    """``value`` if it is a number of GB, 0 or more.
+
+    Args:
+        option: The option's name, for the message, e.g. ``"--min-free-gb"``.
+        value: What the user passed.
+
+    Returns:
+        The value, as a float.
+
+    Raises:
+        StudyFileError: Naming the option and an example.
+    """
+    return _number_option(option, value, minimum=0.0, inclusive=True, kind="a number of GB, 0 or more", example=1)
+
+
+def _number_option(option: str, value: Any, *, minimum: float, inclusive: bool, kind: str, example: int) -> float:
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not (value >= minimum if inclusive else value > minimum):
+        shown = f"{value:g}" if isinstance(value, float) else repr(value)
+        raise StudyFileError(f"{option}={shown} must be {kind}.", fix=f"e.g. {option} {example}.")
+    return float(value)

@@ -13,9 +13,11 @@ import time
 import optuna
 
 from sweeper._compat import trial_id_of
+from sweeper._errors import SweepAborted
 from sweeper.execution._budget import end_if_surplus, running, trials_wanted
 from sweeper.execution._faults import recover_trials
 from sweeper.search._samplers import make_sampler
+from sweeper.storage._disk import low_disk_message
 from sweeper.storage._open import open_storage
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import worker_context
@@ -38,6 +40,9 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
 
     Returns:
         How many trials this worker ran.
+
+    Raises:
+        SweepAborted: When the runs folder's disk is low before a trial would start.
     """
     context = worker_context(config.study_file)
     storage = open_storage(config.storage, config.heartbeat, config.retries)
@@ -52,6 +57,9 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
         if not trials_wanted(trials, n_trials) or budget_spent:
             time.sleep(config.heartbeat.interval_s)  # the last trials run elsewhere; stay to reap them
             continue
+        low_disk = low_disk_message(config.runs_dir, config.min_free_gb)
+        if low_disk:
+            raise SweepAborted(low_disk)  # finished trials are in the storage; nothing else starts here
         trial = ask_owned(study)
         if end_if_surplus(study, trial.number, n_trials):
             continue

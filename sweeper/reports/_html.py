@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 from matplotlib.figure import Figure
 
+from sweeper.reports._html_checkpoints import checkpoints_section
 from sweeper.reports.figures import (
     epochs_saved_vs_value_lost,
     importances_bar,
@@ -58,6 +59,7 @@ def render_html(report: Report) -> str:
         _figures_section(report),
         _settings_section(report),
         _replay_section(report),
+        checkpoints_section(report.trials, better_first=report.mode == "max"),
         _trials_section(report),
         _errors_section(report.trials),
     ]

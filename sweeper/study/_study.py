@@ -17,6 +17,10 @@ from sweeper.study._searchable import SearchableCallback, searched_params
 STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 PRUNER_NAMES = ("median", "percentile", "hyperband", "successive_halving", "none")
 SAMPLER_NAMES = ("tpe", "random", "grid")
+# The K best trials' checkpoints a study keeps: enough to pick among the best models, few
+# enough that a sweep of hundreds of trials needs the disk of five models, not hundreds.
+DEFAULT_KEEP_CHECKPOINTS = 5
+KEEP_ALL = "all"
 
 
 @dataclass
@@ -66,6 +70,10 @@ class Study:
         fail_fast: Stop the sweep (exit code 1) once this many trials have failed
             in user code and none has succeeded, so a study that cannot work does
             not burn hours; ``None`` or ``0`` never stops. Defaults to ``3``.
+        keep_checkpoints: How many of the study's best COMPLETE trials keep their
+            checkpoints (as files and as Optuna artifacts); the others' are deleted when
+            they fall out of the K best, and pruned and failed trials' when they end.
+            ``"all"`` (or ``None``) keeps every checkpoint. Defaults to ``5``.
         fit_kwargs: Extra keyword arguments for ``model.fit``. Defaults to none.
     """
 
@@ -87,11 +95,13 @@ class Study:
     trial_timeout: float | None = None
     retries: int = 1
     fail_fast: int | None = 3
+    keep_checkpoints: int | str | None = DEFAULT_KEEP_CHECKPOINTS
     fit_kwargs: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.callbacks = tuple(self.callbacks)
         self.fit_kwargs = dict(self.fit_kwargs or {})
+        self.keep_checkpoints = keep_checkpoints_value("Study keep_checkpoints", self.keep_checkpoints)
         for check in (
             self._check_name,
             self._check_callables,
@@ -217,6 +227,28 @@ def _name_problem(name: Any) -> str | None:
         return f"starts with {name[0]!r}"
     bad = sorted({c for c in name if not (c.isascii() and (c.isalnum() or c in "_.-"))}, key=name.index)
     return "contains " + ", ".join("a space" if c == " " else repr(c) for c in bad)
+
+
+def keep_checkpoints_value(name: str, value: Any) -> int | None:
+    """A ``keep_checkpoints`` value as a count, or ``None`` for all, checked.
+
+    Args:
+        name: How to name it in an error, e.g. ``"--keep-checkpoints"``.
+        value: A whole number 0 or more, ``"all"`` or ``None``.
+
+    Raises:
+        StudyFileError: For anything else.
+    """
+    if value is None or value == KEEP_ALL:
+        return None
+    if isinstance(value, str) and value.lstrip("-").isdigit():
+        value = int(value)  # from the command line
+    if _is_int(value) and value >= 0:
+        return value
+    raise StudyFileError(
+        f"{name}={value!r} must be a whole number 0 or more, or 'all'.",
+        fix=f"e.g. {name}={DEFAULT_KEEP_CHECKPOINTS} keeps the {DEFAULT_KEEP_CHECKPOINTS} best trials' checkpoints.",
+    )
 
 
 def _is_int(value: Any) -> bool:

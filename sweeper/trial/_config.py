@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sweeper.storage._disk import DEFAULT_MIN_FREE_GB
 from sweeper.storage._heartbeat import HeartbeatPolicy
+from sweeper.study._study import DEFAULT_KEEP_CHECKPOINTS
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,10 @@ class SweepConfig:
             epochs. Defaults to ``None``.
         trial_timeout: Stop a trial at the first batch end past this many seconds.
             Defaults to ``None``.
+        keep_checkpoints: How many of the best trials keep their checkpoints; ``None``
+            keeps all. Defaults to ``5``.
+        min_free_gb: Start no trial while the runs folder's disk has less free; ``None``
+            never stops. Defaults to ``1.0``.
     """
 
     study_file: str
@@ -33,6 +39,8 @@ class SweepConfig:
     retries: int = 1
     epoch_budget: int | None = None
     trial_timeout: float | None = None
+    keep_checkpoints: int | None = DEFAULT_KEEP_CHECKPOINTS
+    min_free_gb: float | None = DEFAULT_MIN_FREE_GB
 
     def trial_dir(self, study_name: str, number: int) -> Path:
         """``<runs_dir>/<study>/trials/<number>``: where one trial keeps its artifacts."""

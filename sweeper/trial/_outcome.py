@@ -12,6 +12,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._compat import heartbeat_retry_history
 from sweeper.study._direction import Mode
+from sweeper.study._study import DEFAULT_KEEP_CHECKPOINTS
 
 
 class StopReason(str, Enum):
@@ -172,6 +173,8 @@ class ProbeResult:
         epoch_budget: The study's ``epoch_budget``. Defaults to ``None``.
         trial_timeout: The study's ``trial_timeout``. Defaults to ``None``.
         epochs: The study's ``epochs``. Defaults to ``None``.
+        keep_checkpoints: The study's ``keep_checkpoints``; ``None`` keeps all.
+            Defaults to ``5``.
     """
 
     name: str
@@ -188,6 +191,7 @@ class ProbeResult:
     epoch_budget: int | None = None
     trial_timeout: float | None = None
     epochs: int | None = None
+    keep_checkpoints: int | None = DEFAULT_KEEP_CHECKPOINTS
 
     @property
     def direction(self) -> str:

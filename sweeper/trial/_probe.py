@@ -73,6 +73,7 @@ def probe_study(study_file: str) -> ProbeResult:
         epoch_budget=study.epoch_budget,
         trial_timeout=study.trial_timeout,
         epochs=study.epochs,
+        keep_checkpoints=study.keep_checkpoints,
     )
 
 

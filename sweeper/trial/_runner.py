@@ -7,6 +7,7 @@ import os
 import socket
 import time
 import traceback
+import warnings
 from typing import Any
 
 import keras
@@ -27,8 +28,14 @@ from sweeper.search._pruning import PruningBridge
 from sweeper.search._samplers import make_sampler
 from sweeper.storage._heartbeat import beating
 from sweeper.storage._open import open_storage
+from sweeper.storage._retention import (
+    CHECKPOINT_ATTR,
+    CHECKPOINT_FILES_ATTR,
+    KEEP_ATTR,
+    retain_checkpoints,
+)
 from sweeper.study._direction import Mode
-from sweeper.study._study import Study
+from sweeper.study._study import KEEP_ALL, Study
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import WorkerContext, worker_context, worker_rss_mb
 from sweeper.trial._hparams import write_hparams
@@ -59,6 +66,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     with beating(storage_of(optuna_study), trial_id):
         try:
             _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname(), WORKER_ATTR: this_process()})
+            _set_attrs(trial, {KEEP_ATTR: KEEP_ALL if config.keep_checkpoints is None else config.keep_checkpoints})
             outcome, attrs = _fit_safely(context, config, trial)
             outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
             attrs.update(
@@ -73,7 +81,23 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
             # what the storage says stands, under one name everywhere. Its retry counts.
             ended = outcome_of_trial(storage_of(optuna_study).get_trial(trial_id))
             return dataclasses.replace(ended, counted=False, pid=os.getpid(), worker_rss_mb=worker_rss_mb())
+    keep_best_checkpoints(optuna_study, config)
     return outcome
+
+
+def keep_best_checkpoints(study: optuna.Study, config: SweepConfig) -> None:
+    """Keeps the study's K best checkpoints and deletes the rest, now that a trial has ended.
+
+    The trial has been told: a failure here costs disk, never the trial, so it only warns.
+
+    Args:
+        study: The study.
+        config: The sweep, with its ``keep_checkpoints``.
+    """
+    try:
+        retain_checkpoints(study, config.runs_dir, config.keep_checkpoints)
+    except Exception as error:  # a storage hiccup; the next trial's pass, or the sweep's last, catches up
+        warnings.warn(f"keeping the best checkpoints failed: {type(error).__name__}: {error}", stacklevel=2)
 
 
 def _fit_safely(
@@ -166,7 +190,8 @@ def _recorded_attrs(recorder: TrialRecorder, callbacks: list[Any], logdir: str |
         "lr_initial": recorder.lr_initial,
         "lr_final": recorder.lr_final,
         "lr_reductions": recorder.lr_reductions,
-        "checkpoint": _checkpoint_path(callbacks),
+        CHECKPOINT_ATTR: _checkpoint_path(callbacks),
+        CHECKPOINT_FILES_ATTR: _checkpoint_files(callbacks),
         "logdir": logdir,
     }
 
@@ -241,6 +266,10 @@ def _checkpoint_path(callbacks: list[Any]) -> str | None:
         if isinstance(callback, AtomicModelCheckpoint):
             return callback.best_path or callback.last_path
     return None
+
+
+def _checkpoint_files(callbacks: list[Any]) -> list[str]:
+    return [path for c in callbacks if isinstance(c, AtomicModelCheckpoint) for path in c.saved_paths]
 
 
 def _logdir(callbacks: list[Any]) -> str | None:

@@ -10,6 +10,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 import optuna
 
 from sweeper._compat import storage_of, trial_id_of
+from sweeper._errors import SweepAborted
 from sweeper.backends.local._pool import WorkerDied, WorkerPool
 from sweeper.callbacks._progress_record import PROGRESS_FILE, read_progress
 from sweeper.execution._budget import end_if_surplus, trials_wanted
@@ -17,6 +18,7 @@ from sweeper.execution._faults import FailFast, FaultPolicy, attempt_of, fail_tr
 from sweeper.execution._hung import hung_grace_s, hung_message, is_hung, trial_elapsed_s
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import trial_in_worker
+from sweeper.storage._disk import low_disk_message
 from sweeper.storage._redact import redact
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._outcome import StopReason, TrialOutcome, count_results, epoch_budget_spent, outcome_of_trial
@@ -66,12 +68,15 @@ class SweepDriver:
         self.started: dict[Future, float] = {}
         self.grace_s = hung_grace_s()
         self.on_tail = on_tail
+        # Why no trial may start any more: the runs folder's disk is nearly full.
+        self.low_disk: str | None = None
 
     def run(self) -> None:
         """Runs trials until the study holds ``n_trials`` results, or the timeout or epoch budget runs out.
 
         Raises:
-            SweepAborted: When the first ``fail_fast`` trials all failed.
+            SweepAborted: When the first ``fail_fast`` trials all failed, or (once the
+                running trials have ended) when the runs folder's disk ran low.
         """
         with warnings.catch_warnings():
             # Loky warns so when a worker dies between tasks (killed while idle); the pool
@@ -79,6 +84,8 @@ class SweepDriver:
             warnings.filterwarnings("ignore", message="A worker stopped while some jobs were given")
             try:
                 self._run()
+                if self.low_disk:
+                    raise SweepAborted(self.low_disk)
             finally:
                 if self.progress:
                     self.progress.close()  # however the loop ends, a live view gives the terminal back
@@ -132,6 +139,9 @@ class SweepDriver:
 
     def _start_trials(self) -> None:
         recover_trials(self.study)  # trials whose processes are gone: a killed run's, a lost machine's
+        self.low_disk = self.low_disk or low_disk_message(self.config.runs_dir, self.config.min_free_gb)
+        if self.low_disk:
+            return  # the running trials finish; none starts
         trials = self.study.get_trials(deepcopy=False)
         if epoch_budget_spent(trials, self.config.epoch_budget):
             return
