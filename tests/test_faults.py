@@ -175,6 +175,7 @@ def build_model_that_may_diverge(trial):
 study = sw.Study(name="diverges", data=load_data, model=build_model_that_may_diverge, monitor="val_accuracy",
                  epochs=8, batch_size=128, n_trials=2, pruner=None, seed=0,
                  sampler=optuna.samplers.GridSampler({"explode": [True, False]}, seed=0),
+                 keep_checkpoints="all",  # a failed trial's checkpoint is otherwise deleted when it ends
                  callbacks=[sw.ModelCheckpoint(), sw.TensorBoard()])
 """
 

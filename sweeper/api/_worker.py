@@ -8,6 +8,7 @@ from pathlib import Path
 from sweeper.api._run import check_retention_options
 from sweeper.api._sweep import record_targets
 from sweeper.execution._framework import check_framework
+from sweeper.execution._native_logs import filter_native_logs
 from sweeper.execution._open_study import open_or_create_study
 from sweeper.execution._options import positive_option, seconds_option, whole_number_option
 from sweeper.search._samplers import make_sampler
@@ -67,6 +68,7 @@ def worker(
     check_retention_options(keep_checkpoints, min_free_gb)
     check_framework()
     # Keras loads here, in this process, once the file and the storage are known to be usable.
+    filter_native_logs()
     from sweeper.execution._worker_loop import work
     from sweeper.trial._probe import probe_study
 

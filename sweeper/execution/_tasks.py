@@ -11,6 +11,7 @@ import os
 import signal
 
 from sweeper._compat import disable_loky_memory_check
+from sweeper.execution._native_logs import filter_native_logs
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import worker_context
 from sweeper.trial._outcome import ProbeResult, TrialOutcome
@@ -24,6 +25,7 @@ def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
         inter_op_threads: Ops TensorFlow runs at once.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    filter_native_logs()  # before the framework's import, whose C++ logging ignores that variable now
     # Ctrl-C reaches the whole process group; the driver alone decides how the
     # sweep stops, and ends this worker's trial as interrupted.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -87,6 +89,7 @@ def prepare_dask_worker(intra_op_threads: int) -> None:
     if _tensorflow_ready:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    filter_native_logs()
     try:
         _import_tensorflow(intra_op_threads, 1)
     except RuntimeError:
