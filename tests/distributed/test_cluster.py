@@ -94,7 +94,11 @@ def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres
     trials = pd.read_csv(tmp_path / "reports" / name / "trials.csv")
     assert len(trials) == 6 and set(trials["state"]) == {"COMPLETE"}
     assert trials["pid"].nunique() == 2 and os.getpid() not in set(trials["pid"])
-    assert all(Path(c).is_file() and str(tmp_path / "shared-runs") in c for c in trials["checkpoint"])
+    # keep_checkpoints=5 by default: Dask workers on the shared runs folder keep exactly the 5 best.
+    kept = trials[trials["checkpoint"].notna()]
+    assert len(kept) == 5 and all(Path(c).is_file() and str(tmp_path / "shared-runs") in c for c in kept["checkpoint"])
+    assert (trials.loc[trials["checkpoint"].isna(), "checkpoint_deleted"] == "not among the 5 best").all()
+    assert len(list((tmp_path / "shared-runs" / name / "artifacts").iterdir())) == 5
     # The password never shows: not in the output, not in any report.
     password = postgres_url.split(":")[2].split("@")[0]
     assert password not in run.stdout + run.stderr
@@ -161,3 +165,13 @@ def test_sweeper_worker_with_an_unreachable_storage_fails_fast(tmp_path):
     run = sweeper("worker", str(path), "--storage", "postgresql+psycopg://bob:hunter22@127.0.0.1:9/x", cwd=tmp_path)
     assert run.returncode == 2 and time.monotonic() - started < 30
     assert "hunter22" not in run.stderr and "bob:***@127.0.0.1:9" in run.stderr
+
+
+def test_a_full_disk_stops_the_dask_loops_with_one_line_and_exit_1(tmp_path, postgres_url, dask_scheduler):
+    path, name = write_study(tmp_path, n_trials=2, epochs=2)
+    command = ["run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url]
+    run = sweeper(*command, "--min-free-gb", "1e9", cwd=tmp_path)  # more than any disk here has
+    assert run.returncode == 1, run.stderr
+    assert "GB free, under the 1e+09 GB a trial needs to start" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert stored_trials(postgres_url, name) == []  # no trial started

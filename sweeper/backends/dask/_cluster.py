@@ -21,7 +21,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweeper._errors import StudyFileError, SweeperError
+from sweeper._errors import StudyFileError, SweepAborted, SweeperError
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import prepare_dask_worker, probe_in_dask_worker, work_in_dask_worker
 from sweeper.storage._heartbeat import reap_stale_trials
@@ -86,6 +86,7 @@ class DaskCluster:
             for future in done:
                 if future.status == "finished" or count_results(study.get_trials(deepcopy=False)) >= n_trials:
                     continue
+                _raise_if_aborted(future)  # a full disk: restarting the loop would only fail again
                 restarts += 1
                 if restarts > MAX_LOOP_RESTARTS:
                     raise SweeperError(f"Dask worker loops failed {restarts} times; the last: {_failure(future)}")
@@ -113,6 +114,16 @@ class DaskCluster:
         cores = self.client.run(os.cpu_count)
         hosts = Counter(_host(address) for address in cores)
         return {address: max(1, (count or 1) // hosts[_host(address)]) for address, count in cores.items()}
+
+
+def _raise_if_aborted(future: Any) -> None:
+    """Re-raises a loop's :class:`SweepAborted` (the runs folder's disk ran low) here, in the driver."""
+    try:
+        error = future.exception(timeout=5)
+    except Exception:
+        return
+    if isinstance(error, SweepAborted):
+        raise SweepAborted(str(error))
 
 
 def _failure(future: Any) -> str:
