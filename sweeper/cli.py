@@ -57,6 +57,12 @@ min_free_gb_option = click.option(
     type=float,
     help="Start no trial while the runs folder's disk has less free; 0 never stops.",
 )
+resume_trials_option = click.option(
+    "--resume-trials/--no-resume-trials",
+    default=True,
+    show_default=True,
+    help="Back trials up at epoch ends (at most once a minute) so an interrupted trial's retry resumes there.",
+)
 
 
 @click.group()
@@ -102,6 +108,7 @@ scheduler_option = click.option("--scheduler", default=None, help="The Dask sche
 @trial_timeout_option
 @keep_checkpoints_option
 @min_free_gb_option
+@resume_trials_option
 @storage_option
 @runs_dir_option
 @reports_dir_option
@@ -128,6 +135,7 @@ def run(study_file: str, **options: Any) -> None:
 @trial_timeout_option
 @keep_checkpoints_option
 @min_free_gb_option
+@resume_trials_option
 @storage_option
 @runs_dir_option
 @reports_dir_option
@@ -178,6 +186,7 @@ def _echo_result(result: Any) -> None:
 @trial_timeout_option
 @keep_checkpoints_option
 @min_free_gb_option
+@resume_trials_option
 def worker(study_file: str, **options: Any) -> None:
     """Join the study STUDY_FILE declares as one more worker, from any machine.
 

@@ -37,7 +37,7 @@ def make_study(runs: Path, name: str = "keep") -> optuna.Study:
     return optuna.create_study(study_name=name, storage=storage, direction="maximize", load_if_exists=True)
 
 
-def end_trial(study: optuna.Study, runs: Path, keep, value=None, state=TrialState.COMPLETE, size=1000) -> Path:
+def end_trial(study: optuna.Study, runs: Path, keep, value=None, state=TrialState.COMPLETE, size=1000, **attrs) -> Path:
     """A trial that wrote a checkpoint of ``size`` bytes and ended as ``state``, as the runner records it."""
     trial = study.ask()
     folder = runs / study.study_name / "trials" / str(trial.number) / "checkpoints"
@@ -48,6 +48,8 @@ def end_trial(study: optuna.Study, runs: Path, keep, value=None, state=TrialStat
         trial.set_user_attr(KEEP_ATTR, keep)
     trial.set_user_attr(CHECKPOINT_ATTR, str(checkpoint))
     trial.set_user_attr(CHECKPOINT_FILES_ATTR, [str(checkpoint)])
+    for key, attr in attrs.items():
+        trial.set_user_attr(key, attr)
     if state == TrialState.COMPLETE:
         study.tell(trial, value)
     else:
@@ -199,3 +201,21 @@ def test_eight_processes_finishing_at_once_leave_exactly_the_two_best(tmp_path):
 
 def pd_isna(value) -> bool:
     return value is None or value != value
+
+
+def test_an_interrupted_trials_checkpoint_waits_for_its_retry_and_a_dead_end_backup_goes(tmp_path):
+    study = make_study(tmp_path)
+    interrupted = end_trial(study, tmp_path, 1, state=TrialState.FAIL, retried=True, stop_reason="interrupted")
+    hung = end_trial(study, tmp_path, 1, state=TrialState.FAIL, stop_reason="timeout")
+    backups = [tmp_path / "keep" / "trials" / str(n) / "backup" for n in (0, 1)]
+    for backup in backups:
+        backup.mkdir()
+        (backup / "latest").write_text("epoch-0005")
+
+    retain_checkpoints(study, tmp_path, 1)
+
+    # The retry will take trial 0's folder and resume from its backup: nothing of it is deleted.
+    assert interrupted.exists() and backups[0].exists() and 0 not in checkpoint_records(study)
+    # Trial 1 was hung and killed: never retried, so its backup and checkpoint go.
+    assert not hung.exists() and not backups[1].exists()
+    assert checkpoint_records(study)[1].deleted == "failed"

@@ -39,6 +39,7 @@ def confirm(
     scheduler: str | None = None,
     keep_checkpoints: int | str | None = None,
     min_free_gb: float = DEFAULT_MIN_FREE_GB,
+    resume_trials: bool = True,
 ) -> SweepResult:
     """Runs (or resumes) the confirm run of a study that ran: its best models × the trained settings × seeds.
 
@@ -71,6 +72,7 @@ def confirm(
             checkpoints (``"all"`` keeps every one); overrides the study's. Defaults to ``None``.
         min_free_gb: Start no trial while the runs folder's disk has less free.
             Defaults to ``1.0``.
+        resume_trials: A retried trial resumes at its last backed-up epoch. Defaults to ``True``.
 
     Returns:
         The confirm study's result; its reports are in ``reports/<study>-confirm/``.
@@ -111,6 +113,7 @@ def confirm(
         scheduler=scheduler,
         keep_checkpoints=keep_checkpoints,
         min_free_gb=min_free_gb,
+        resume_trials=resume_trials,
     )
     return sweep(study_path, options, FollowUp(study.study_name, planned))
 

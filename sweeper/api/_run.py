@@ -46,6 +46,7 @@ def run(
     scheduler: str | None = None,
     keep_checkpoints: int | str | None = None,
     min_free_gb: float = DEFAULT_MIN_FREE_GB,
+    resume_trials: bool = True,
 ) -> SweepResult:
     """Runs (or resumes) the sweep a study file declares.
 
@@ -79,6 +80,10 @@ def run(
         min_free_gb: Start no trial while the runs folder's disk has less than this
             free; the sweep then ends with exit code 1 and every finished trial kept.
             ``0`` never stops. Defaults to ``1.0``.
+        resume_trials: Back each trial up at epoch ends (at most once a minute), so a
+            trial cut short by Ctrl-C, SIGTERM, a dead worker or a lost machine resumes at
+            its last backed-up epoch when it is retried, and ends as it would have
+            uninterrupted. Defaults to ``True``.
 
     Returns:
         The sweep's result.
@@ -119,6 +124,7 @@ def run(
         scheduler=scheduler,
         keep_checkpoints=keep_checkpoints,
         min_free_gb=min_free_gb,
+        resume_trials=resume_trials,
     )
     return sweep(study_path, options)
 

@@ -97,6 +97,8 @@ class SweepOptions:
             ``None`` for the study's. Defaults to ``None``.
         min_free_gb: Start no trial while the runs folder's disk has less free; ``0``
             never stops. Defaults to ``1.0``.
+        resume_trials: A retried trial resumes at its predecessor's last backed-up
+            epoch. Defaults to ``True``.
     """
 
     jobs: int
@@ -113,6 +115,7 @@ class SweepOptions:
     scheduler: str | None
     keep_checkpoints: int | str | None = None
     min_free_gb: float = DEFAULT_MIN_FREE_GB
+    resume_trials: bool = True
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,7 @@ def sweep(study_path: Path, options: SweepOptions, follow_up: FollowUp | None = 
             trial_timeout=probe.trial_timeout if options.trial_timeout is None else options.trial_timeout,
             keep_checkpoints=_keep_checkpoints(probe, options),
             min_free_gb=options.min_free_gb,
+            resume_trials=options.resume_trials,
         )
         name = follow_up.name if follow_up else probe.name
         check_artifact_dir(artifact_dir(options.runs_path, name))  # before the study is written to

@@ -32,6 +32,7 @@ def worker(
     trial_timeout: float | None = None,
     keep_checkpoints: int | str | None = None,
     min_free_gb: float = DEFAULT_MIN_FREE_GB,
+    resume_trials: bool = True,
 ) -> int:
     """Joins the study as one more worker, in this process, until it holds ``n_trials`` results.
 
@@ -56,6 +57,7 @@ def worker(
             (``"all"`` keeps every one); overrides the study's. Defaults to ``None``.
         min_free_gb: Start no trial while the runs folder's disk has less free.
             Defaults to ``1.0``.
+        resume_trials: A retried trial resumes at its last backed-up epoch. Defaults to ``True``.
 
     Returns:
         How many trials this worker ran.
@@ -91,6 +93,7 @@ def worker(
             else keep_checkpoints_value("--keep-checkpoints", keep_checkpoints)
         ),
         min_free_gb=min_free_gb,
+        resume_trials=resume_trials,
     )
     opened = open_storage(storage, config.heartbeat, retries)
     study = open_or_create_study(probe, opened, make_sampler(worker_context(str(study_path)).study), redact(storage))

@@ -16,13 +16,13 @@ from optuna.trial import FrozenTrial, TrialState
 from sweeper._compat import has_heartbeat, storage_of, trial_id_of
 from sweeper._errors import SweepAborted
 from sweeper.storage._heartbeat import reap_stale_trials
+from sweeper.storage._retention import RETRY_OF_ATTR
 from sweeper.trial._outcome import RETRIED_ATTR, STOP_REASON_ATTR, StopReason, TrialOutcome, last_line
 from sweeper.trial._ownership import is_abandoned
 
 # Planned attributes a retry keeps, so it trains from the same seed as the original.
 _KEPT_ON_RETRY = ("repeat", "repeat_of", "seed", "config")
 ATTEMPT_ATTR = "attempt"
-RETRY_OF_ATTR = "retry_of"
 
 
 def fail_trial(

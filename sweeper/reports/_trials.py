@@ -32,6 +32,7 @@ DISK_COLUMNS = ["checkpoint_deleted", "checkpoint_artifact", "checkpoint_mb", "c
 EXTRA_COLUMNS = [
     "repeat",
     "seed",
+    "resumed_from_epoch",
     "fit_s",
     "worker_rss_mb",
     "pid",

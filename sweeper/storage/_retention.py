@@ -10,6 +10,8 @@ finished, so once all passes are done exactly the K best checkpoints are left.
 from __future__ import annotations
 
 import json
+import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,8 +33,15 @@ CHECKPOINT_FILES_ATTR = "checkpoint_files"
 # The retention a trial ran under: a number, or "all". A trial without it (run before
 # retention existed) or under "all" is never deleted by a later run.
 KEEP_ATTR = "keep_checkpoints"
+# Set on a trial whose retry (same params) stands in for it, and on the retry, the trial it retries.
+RETRIED_ATTR = "retried"
+RETRY_OF_ATTR = "retry_of"
+# A running trial's backup folder, inside its trial folder; its retry resumes from it.
+BACKUP_DIRNAME = "backup"
+_BACKUP_POINTER = "latest"
 # Study system attrs: why a trial's checkpoint was deleted, and how many bytes that freed.
 _DELETED = "sweeper:checkpoint_deleted:{number}"
+STOP_REASON = "stop_reason"
 
 
 @dataclass(frozen=True)
@@ -67,7 +76,7 @@ def best_numbers(trials: list[FrozenTrial], keep: int, direction: optuna.study.S
     return [t.number for t in ranked[:keep]]
 
 
-def retain_checkpoints(study: optuna.Study, runs_dir: str | Path, keep: int | None) -> int:
+def retain_checkpoints(study: optuna.Study, runs_dir: str | Path, keep: int | None, *, warn_only: bool = False) -> int:
     """One retention pass: keeps the K best finished trials' checkpoints as artifacts, deletes the rest.
 
     Only trials that ran under a number are touched: a run never deletes checkpoints
@@ -79,10 +88,18 @@ def retain_checkpoints(study: optuna.Study, runs_dir: str | Path, keep: int | No
         runs_dir: The runs folder; the study's trials and artifacts live under it.
         keep: How many of the best COMPLETE trials keep their checkpoints; ``None``
             keeps every checkpoint (each listed as an artifact) and deletes nothing.
+        warn_only: Turn an error (a storage hiccup) into a warning, as a worker does
+            once its trial is told. Defaults to ``False``.
 
     Returns:
         How many trials' checkpoints this pass deleted.
     """
+    if warn_only:
+        try:
+            return retain_checkpoints(study, runs_dir, keep)
+        except Exception as error:
+            warnings.warn(f"keeping the best checkpoints failed: {type(error).__name__}: {error}", stacklevel=2)
+            return 0
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     store = artifact_dir(runs_dir, study.study_name)
     attrs = study_system_attrs(study)
@@ -91,7 +108,8 @@ def retain_checkpoints(study: optuna.Study, runs_dir: str | Path, keep: int | No
             if KEEP_ATTR in trial.user_attrs:  # ran under retention: kept, so listed as an artifact
                 _keep_as_artifact(study, trial, store, attrs)
         return 0
-    governed = [t for t in trials if _keep_of(t) is not None]
+    trials_dir = Path(runs_dir) / study.study_name / "trials"
+    governed = [t for t in trials if _keep_of(t) is not None and not _awaits_resume(t, trials_dir)]
     best = set(best_numbers(trials, keep, study.direction))
     deleted = 0
     for trial in governed:
@@ -116,6 +134,17 @@ def checkpoint_records(study: optuna.Study) -> dict[int, CheckpointRecord]:
         if artifact is not None:
             records[trial.number] = CheckpointRecord(artifact_id=artifact)
     return records
+
+
+def _awaits_resume(trial: FrozenTrial, trials_dir: Path) -> bool:
+    """Whether the trial's retry will resume from its backup (and take its checkpoints); else its backup goes."""
+    backup = trials_dir / str(trial.number) / BACKUP_DIRNAME
+    if not (backup / _BACKUP_POINTER).exists():
+        return False
+    if trial.user_attrs.get(RETRIED_ATTR) or trial.state == TrialState.FAIL and STOP_REASON not in trial.user_attrs:
+        return True  # retried by sweeper, or reaped for a stale heartbeat (Optuna retries it)
+    shutil.rmtree(backup, ignore_errors=True)  # ended for good (hung and killed, retries spent)
+    return False
 
 
 def _keep_of(trial: FrozenTrial) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,10 @@ class SweepConfig:
             keeps all. Defaults to ``5``.
         min_free_gb: Start no trial while the runs folder's disk has less free; ``None``
             never stops. Defaults to ``1.0``.
+        resume_trials: Back each trial up at epoch ends, so that its retry after an
+            interruption resumes at the last backed-up epoch. Defaults to ``True``.
+        backup_every_s: The least time between two backups of a trial. Defaults to
+            ``SWEEPER_BACKUP_EVERY_S`` from the environment, else 60.
     """
 
     study_file: str
@@ -41,6 +46,8 @@ class SweepConfig:
     trial_timeout: float | None = None
     keep_checkpoints: int | None = DEFAULT_KEEP_CHECKPOINTS
     min_free_gb: float | None = DEFAULT_MIN_FREE_GB
+    resume_trials: bool = True
+    backup_every_s: float = field(default_factory=lambda: float(os.environ.get("SWEEPER_BACKUP_EVERY_S", "60")))
 
     def trial_dir(self, study_name: str, number: int) -> Path:
         """``<runs_dir>/<study>/trials/<number>``: where one trial keeps its artifacts."""

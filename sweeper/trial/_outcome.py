@@ -11,6 +11,7 @@ from enum import Enum
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeper._compat import heartbeat_retry_history
+from sweeper.storage._retention import RETRIED_ATTR
 from sweeper.study._direction import Mode
 from sweeper.study._study import DEFAULT_KEEP_CHECKPOINTS
 
@@ -38,8 +39,6 @@ STOP_REASON_ATTR = "stop_reason"
 EPOCHS_RUN_ATTR = "epochs_run"
 # The study's epochs, which the trial ran unless something stopped it: the reports' replay needs it.
 MAX_EPOCHS_ATTR = "max_epochs"
-# Set on a trial whose retry (same params) stands in for it.
-RETRIED_ATTR = "retried"
 # A study attribute: set by a driver that was stopped, so worker loops elsewhere stop too.
 STOP_REQUESTED_ATTR = "stop_requested"
 LOST_WORKER_MESSAGE = "its worker stopped sending heartbeats: the process died or lost the storage"

@@ -7,7 +7,6 @@ import os
 import socket
 import time
 import traceback
-import warnings
 from typing import Any
 
 import keras
@@ -42,6 +41,7 @@ from sweeper.trial._hparams import write_hparams
 from sweeper.trial._model import build_model, callback_specs, release_memory
 from sweeper.trial._outcome import EPOCHS_RUN_ATTR, MAX_EPOCHS_ATTR, StopReason, TrialOutcome, outcome_of_trial
 from sweeper.trial._ownership import WORKER_ATTR, this_process
+from sweeper.trial._resume import Resume, prepare_resume
 
 MAX_ERROR_CHARS = 8000
 
@@ -81,23 +81,9 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
             # what the storage says stands, under one name everywhere. Its retry counts.
             ended = outcome_of_trial(storage_of(optuna_study).get_trial(trial_id))
             return dataclasses.replace(ended, counted=False, pid=os.getpid(), worker_rss_mb=worker_rss_mb())
-    keep_best_checkpoints(optuna_study, config)
+    # The trial has been told: a failed pass costs disk, not the trial; the next pass catches up.
+    retain_checkpoints(optuna_study, config.runs_dir, config.keep_checkpoints, warn_only=True)
     return outcome
-
-
-def keep_best_checkpoints(study: optuna.Study, config: SweepConfig) -> None:
-    """Keeps the study's K best checkpoints and deletes the rest, now that a trial has ended.
-
-    The trial has been told: a failure here costs disk, never the trial, so it only warns.
-
-    Args:
-        study: The study.
-        config: The sweep, with its ``keep_checkpoints``.
-    """
-    try:
-        retain_checkpoints(study, config.runs_dir, config.keep_checkpoints)
-    except Exception as error:  # a storage hiccup; the next trial's pass, or the sweep's last, catches up
-        warnings.warn(f"keeping the best checkpoints failed: {type(error).__name__}: {error}", stacklevel=2)
 
 
 def _fit_safely(
@@ -141,6 +127,7 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
 
     mode = _stored_mode(trial)  # the probe resolved it once for the whole sweep
     paths = TrialPaths(config.trial_dir(trial.study.study_name, trial.number), trial.number)
+    resume = prepare_resume(trial, paths.trial_dir) if config.resume_trials else None
     built = [spec.build(v, BuildContext(paths, study.monitor, mode)) for spec, v in values.items()]
     callbacks = tensorboard_first([*built, *study.fresh_user_callbacks()])
     recorder = TrialRecorder(study.monitor, mode)
@@ -149,11 +136,11 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
     # Where the trial is, for `sweeper status` and the hung-trial check: read from outside the worker.
     progress = ProgressFile(paths.trial_dir / PROGRESS_FILE, study.monitor, mode, study.epochs)
     internal = [recorder, bridge, progress] if timer is None else [recorder, bridge, progress, timer]
+    if resume is not None:  # last: it saves after every other callback's epoch end, restores after their resets
+        internal.append(resume.callback([*callbacks, *internal], trial, config.backup_every_s))
 
-    fit_started = time.perf_counter()
     fit_arguments = {**context.data.fit_arguments(study.batch_size), **study.fit_kwargs}  # the user's win
-    model.fit(**fit_arguments, epochs=study.epochs, callbacks=[*callbacks, *internal], verbose=0)
-    fit_seconds = time.perf_counter() - fit_started
+    fit_seconds = _fit(model, fit_arguments, study.epochs, [*callbacks, *internal], resume)
     reason = _stop_reason(study, recorder, bridge, [*callbacks, *internal])
     outcome = _outcome(trial.number, reason, recorder, bridge, timer)
     logdir = _logdir(callbacks)
@@ -164,6 +151,18 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
     attrs[MAX_EPOCHS_ATTR] = study.epochs
     attrs.update(_early_stopping_attr(values, built))
     return outcome, attrs
+
+
+def _fit(model: Any, arguments: dict[str, Any], epochs: int, callbacks: list[Any], resume: Resume | None) -> float:
+    """Fits from epoch 0 or the resumed one; returns the fit's seconds. The backup goes when the fit ends."""
+    started = time.perf_counter()
+    initial_epoch = 0 if resume is None else resume.epoch
+    try:
+        model.fit(**arguments, epochs=epochs, initial_epoch=initial_epoch, callbacks=callbacks, verbose=0)
+    finally:
+        if resume is not None:
+            resume.remove()  # however the fit ended, the trial ends now; only a killed worker leaves its backup
+    return time.perf_counter() - started
 
 
 def tensorboard_first(callbacks: list[Any]) -> list[Any]:
