@@ -18,10 +18,12 @@ from pathlib import Path
 
 import keras
 import numpy as np
+import optuna
 import pandas as pd
 import pytest
 
 import sweeper
+from sweeper.storage._open import open_storage
 
 STUDY = """
 import os, signal, time
@@ -85,10 +87,14 @@ def write_study(folder: Path, interrupt: str | None) -> Path:
     return path
 
 
-def report(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def report(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[int, float]]]:
+    """trials.csv, epochs.csv and each trial's intermediate values (what the pruner saw), by units."""
     trials = pd.read_csv(folder / "reports" / "resume" / "trials.csv")
     epochs = pd.read_csv(folder / "reports" / "resume" / "epochs.csv")
-    return trials, epochs
+    storage = open_storage(str(folder / "runs" / "resume" / "journal.log"))
+    study = optuna.load_study(study_name="resume", storage=storage)
+    complete = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    return trials, epochs, {t.params["units"]: t.intermediate_values for t in complete}
 
 
 @pytest.fixture(scope="module")
@@ -101,8 +107,9 @@ def reference(tmp_path_factory):
     return report(folder)
 
 
-def assert_resumed_exactly(trials: pd.DataFrame, epochs: pd.DataFrame, reference) -> None:
-    ref_trials, ref_epochs = reference
+def assert_resumed_exactly(run, reference) -> None:
+    (trials, epochs, values), (ref_trials, ref_epochs, ref_values) = run, reference
+    assert values == ref_values  # the retry reported its predecessor's epochs too: the pruner saw the whole curve
     complete = trials[trials["state"] == "COMPLETE"].set_index("params_units")
     expected = ref_trials.set_index("params_units")
     resumed = complete.loc[32]
@@ -127,10 +134,10 @@ def test_a_worker_killed_mid_trial_resumes_at_its_last_epoch_and_ends_exactly_as
     path = write_study(tmp_path, "kill")
     result = sweeper.run(path, jobs=2, runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports", progress=False)
     assert result.n_results == 2
-    trials, epochs = report(tmp_path)
-    killed = trials[trials["state"] == "FAIL"]
+    run = report(tmp_path)
+    killed = run[0][run[0]["state"] == "FAIL"]
     assert len(killed) == 1 and "died" in killed["error"].iloc[0]
-    assert_resumed_exactly(trials, epochs, reference)
+    assert_resumed_exactly(run, reference)
 
 
 def test_ctrl_c_then_the_same_command_resumes_the_trial_and_it_ends_exactly_as_uninterrupted(tmp_path, reference):
@@ -141,6 +148,6 @@ def test_ctrl_c_then_the_same_command_resumes_the_trial_and_it_ends_exactly_as_u
     assert first.returncode == 128 + signal.SIGINT, first.stderr
     second = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert second.returncode == 0, second.stderr
-    trials, epochs = report(tmp_path)
-    assert (trials.loc[trials["state"] == "FAIL", "stop_reason"] == "interrupted").all()
-    assert_resumed_exactly(trials, epochs, reference)
+    run = report(tmp_path)
+    assert (run[0].loc[run[0]["state"] == "FAIL", "stop_reason"] == "interrupted").all()
+    assert_resumed_exactly(run, reference)
