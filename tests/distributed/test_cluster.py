@@ -175,3 +175,66 @@ def test_a_full_disk_stops_the_dask_loops_with_one_line_and_exit_1(tmp_path, pos
     assert "GB free, under the 1e+09 GB a trial needs to start" in run.stderr
     assert "Traceback" not in run.stderr
     assert stored_trials(postgres_url, name) == []  # no trial started
+
+
+LOST_MACHINE = """
+import os
+import signal
+from pathlib import Path
+
+import keras
+from sklearn.datasets import load_digits
+
+import sweeper as sw
+
+MARKER = Path(__file__).with_name("lost-once")
+
+
+def load_data():
+    x, y = load_digits(return_X_y=True)
+    x = (x / 16.0).astype("float32")
+    return (x[:1400], y[:1400]), (x[1400:], y[1400:])
+
+
+def build_model(trial):
+    lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
+    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
+                              keras.layers.Dense(10, activation="softmax")])
+    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+class LoseThisMachine(keras.callbacks.Callback):
+    def on_epoch_begin(self, epoch, logs=None):
+        if epoch == 3 and not MARKER.exists():
+            MARKER.write_text("")
+            os.kill(os.getpid(), signal.SIGKILL)  # the whole `sweeper worker` process: no driver sees it
+
+
+study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accuracy", epochs=6,
+                 batch_size=64, n_trials=2, pruner=None, seed=0,
+                 callbacks=[sw.ModelCheckpoint(), sw.TensorBoard(), LoseThisMachine()])
+"""
+
+
+def test_a_lost_machines_trial_resumes_on_another_at_its_last_backed_up_epoch(tmp_path, postgres_url):
+    name = f"lost-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "study.py"
+    path.write_text(f"NAME = {name!r}\n" + textwrap.dedent(LOST_MACHINE))
+    env = {**os.environ, **FAST_HEARTBEAT, "TF_CPP_MIN_LOG_LEVEL": "3", "SWEEPER_BACKUP_EVERY_S": "0"}
+    command = [sys.executable, "-m", "sweeper", "worker", str(path), "--storage", postgres_url]
+    workers = [
+        subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
+    codes = sorted(worker.wait(timeout=300) for worker in workers)
+    assert codes == [-9, 0]  # one machine lost mid-trial; the other finished the study
+    trials = stored_trials(postgres_url, name)
+    lost = next(t for t in trials if t.state.name == "FAIL")
+    retry = next(t for t in trials if t.system_attrs.get("failed_trial") == lost.number)
+    assert retry.state.name == "COMPLETE" and retry.params == lost.params
+    assert retry.user_attrs["resumed_from_epoch"] == 3  # epochs 0-2 were not trained again
+    assert sorted(retry.intermediate_values) == list(range(6))  # the lost epochs' values, inherited
+    assert sweeper("report", name, "--storage", postgres_url, cwd=tmp_path).returncode == 0
+    epochs = pd.read_csv(tmp_path / "reports" / name / "epochs.csv")
+    assert epochs.loc[epochs["trial"] == retry.number, "epoch"].tolist() == list(range(6))  # each epoch once
