@@ -10,6 +10,7 @@ and ReduceLROnPlateau cuts the rate, so their state must come back too.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -138,6 +139,14 @@ def test_a_worker_killed_mid_trial_resumes_at_its_last_epoch_and_ends_exactly_as
     killed = run[0][run[0]["state"] == "FAIL"]
     assert len(killed) == 1 and "died" in killed["error"].iloc[0]
     assert_resumed_exactly(run, reference)
+    # The retry's own event file (the newest) starts at epoch 5: it trained 5..13, not 0..13.
+    retry = run[0][(run[0]["state"] == "COMPLETE") & (run[0]["params_units"] == 32)].iloc[0]
+    newest = max(Path(retry["logdir"], "validation").glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
+    alone = tmp_path / "newest" / "validation"
+    alone.mkdir(parents=True)
+    shutil.copy(newest, alone)
+    steps = sweeper.read_tensorboard(alone.parent).query("tag == 'epoch_loss'")["step"]
+    assert steps.min() == 5 and steps.tolist() == sorted(set(steps))
 
 
 def test_ctrl_c_then_the_same_command_resumes_the_trial_and_it_ends_exactly_as_uninterrupted(tmp_path, reference):
