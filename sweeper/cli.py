@@ -80,7 +80,15 @@ def main() -> None:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
-jobs_option = click.option("--jobs", "-j", default=1, show_default=True, type=int, help="Worker processes.")
+jobs_option = click.option(
+    "--jobs", "-j", default=None, type=int, help="Worker processes. [default: 1; on GPUs, GPUs × --trials-per-gpu]"
+)
+gpus_option = click.option(
+    "--gpus", default="auto", show_default=True, help="GPUs to pin workers to: auto, none, or indices such as 0,1,3."
+)
+trials_per_gpu_option = click.option(
+    "--trials-per-gpu", default=1, show_default=True, type=int, help="Trials that share each GPU's memory."
+)
 fail_fast_option = click.option(
     "--fail-fast",
     default=None,
@@ -101,6 +109,8 @@ scheduler_option = click.option("--scheduler", default=None, help="The Dask sche
 @main.command()
 @click.argument("study_file", type=click.Path(dir_okay=False))
 @jobs_option
+@gpus_option
+@trials_per_gpu_option
 @n_trials_option
 @retries_option
 @fail_fast_option
@@ -130,6 +140,8 @@ def run(study_file: str, **options: Any) -> None:
 @click.option("--top", default=3, show_default=True, type=int, help="Best distinct model configurations to confirm.")
 @click.option("--repeats", default=3, show_default=True, type=int, help="Seeds per configuration and setting.")
 @jobs_option
+@gpus_option
+@trials_per_gpu_option
 @retries_option
 @fail_fast_option
 @trial_timeout_option

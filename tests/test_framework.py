@@ -53,3 +53,9 @@ def test_without_tensorflow_the_sweep_is_one_line_and_exit_2_with_nothing_writte
         "Fix: pip install 'sweeper[cpu]' (or 'sweeper[gpu]' for CUDA)."
     ]
     assert not (tmp_path / "runs").exists() and not (tmp_path / "reports").exists()
+
+
+def test_jax_needs_no_tensorflow(tmp_path, monkeypatch):
+    pytest.importorskip("jax")
+    monkeypatch.setattr("sweeper.execution._framework.is_installed", lambda package: package != "tensorflow")
+    assert check_framework({"KERAS_HOME": str(tmp_path), "KERAS_BACKEND": "jax"}) == "jax"

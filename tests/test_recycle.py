@@ -110,3 +110,35 @@ def test_a_worker_killed_while_idle_is_replaced_on_the_next_submit():
     finally:
         pool.kill()
     assert fresh.pid != idle.pid
+
+
+@dataclass(frozen=True)
+class SawGpu:
+    pid: int
+    gpu: str | None
+    worker_rss_mb: float
+
+
+def report_gpu(rss_mb: float) -> SawGpu:
+    """A task that reports the GPU its worker process was pinned to, and an RSS."""
+    return SawGpu(os.getpid(), os.environ.get("CUDA_VISIBLE_DEVICES"), rss_mb)
+
+
+def test_a_recycled_or_replaced_worker_keeps_its_slots_gpu():
+    envs = [{"KERAS_BACKEND": "numpy", "CUDA_VISIBLE_DEVICES": gpu} for gpu in ("3", "5")]
+    pool = WorkerPool(jobs=2, memory_budget_mb=10, slot_envs=envs)
+    try:
+        first = pool.result(pool.submit(report_gpu, 100.0))  # slot 0
+        os.kill(first.pid, signal.SIGKILL)  # killed idle: replaced on the next submit
+        wait_until(lambda: is_dead(first.pid))
+        replaced = pool.result(pool.submit(report_gpu, 100.0))
+        pool.result(pool.submit(report_gpu, 104.0))
+        pool.result(pool.submit(report_gpu, 111.0))  # crossed the budget: recycled
+        recycled = pool.result(pool.submit(report_gpu, 100.0))
+        busy = pool.submit(report_gpu, 100.0)
+        other = pool.result(pool.submit(report_gpu, 100.0))  # slot 1, while slot 0 is busy
+        pool.result(busy)
+    finally:
+        pool.kill()
+    assert len({first.pid, replaced.pid, recycled.pid}) == 3
+    assert (first.gpu, replaced.gpu, recycled.gpu, other.gpu) == ("3", "3", "3", "5")

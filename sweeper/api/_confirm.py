@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
@@ -11,6 +12,7 @@ import optuna
 from sweeper._errors import StudyFileError
 from sweeper.api._run import check_overrides, check_retention_options, warn_if_oversubscribed
 from sweeper.api._sweep import FollowUp, SweepOptions, SweepResult, optuna_quiet, sweep, sweep_result
+from sweeper.execution._gpus import gpu_options
 from sweeper.execution._open_study import name_metric
 from sweeper.execution._options import positive_option, seconds_option
 from sweeper.search._confirm import CONFIRM_ATTR, ConfirmPlan, confirm_name, plan_confirm
@@ -27,7 +29,9 @@ def confirm(
     *,
     top: int = 3,
     repeats: int = 3,
-    jobs: int = 1,
+    jobs: int | None = None,
+    gpus: str | Sequence[int] | None = "auto",
+    trials_per_gpu: int = 1,
     retries: int | None = None,
     fail_fast: int | None = None,
     trial_timeout: float | None = None,
@@ -55,7 +59,10 @@ def confirm(
         study_file: The study file of a study that ran.
         top: How many of its best distinct model configurations to confirm. Defaults to ``3``.
         repeats: Seeds per model configuration and setting. Defaults to ``3``.
-        jobs: Worker processes. Defaults to ``1``.
+        jobs: Worker processes. Defaults to ``None``: 1 on CPU, GPUs × ``trials_per_gpu`` on GPUs.
+        gpus: ``"auto"``, ``"none"`` or GPU indices such as ``"0,1"``, as for
+            :func:`sweeper.run`. Defaults to ``"auto"``.
+        trials_per_gpu: Trials that share each GPU. Defaults to ``1``.
         retries: Times a trial whose worker died runs again; overrides the study's.
             Defaults to ``None``.
         fail_fast: Stop once this many trials have failed in user code and none has
@@ -84,7 +91,7 @@ def confirm(
     """
     top = positive_option("--top", top)
     repeats = positive_option("--repeats", repeats)
-    jobs = positive_option("--jobs", jobs)
+    gpu_plan, jobs = gpu_options(gpus, trials_per_gpu, jobs, local=backend == "loky")
     check_overrides(None, retries, fail_fast, None)
     seconds_option("--trial-timeout", trial_timeout)
     check_retention_options(keep_checkpoints, min_free_gb)
@@ -96,7 +103,7 @@ def confirm(
         if progress:
             print(f"nothing to do: study {study.study_name!r} holds its {planned} results", file=sys.stderr)
         return sweep_result(confirm_ref, study, Path(reports_dir))
-    if backend == "loky":
+    if backend == "loky" and not gpu_plan.gpus:
         warn_if_oversubscribed(jobs)
     options = SweepOptions(
         jobs=jobs,
@@ -114,6 +121,7 @@ def confirm(
         keep_checkpoints=keep_checkpoints,
         min_free_gb=min_free_gb,
         resume_trials=resume_trials,
+        gpus=gpu_plan,
     )
     return sweep(study_path, options, FollowUp(study.study_name, planned))
 

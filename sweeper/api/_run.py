@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 import optuna
 
 from sweeper.api._sweep import SweepOptions, SweepResult, optuna_quiet, sweep, sweep_result
+from sweeper.execution._gpus import gpu_options
 from sweeper.execution._options import (
     fail_fast_option,
     gigabytes_option,
@@ -32,7 +34,9 @@ __all__ = ["SweepResult", "check_overrides", "check_retention_options", "run", "
 def run(
     study_file: str | os.PathLike[str],
     *,
-    jobs: int = 1,
+    jobs: int | None = None,
+    gpus: str | Sequence[int] | None = "auto",
+    trials_per_gpu: int = 1,
     n_trials: int | None = None,
     retries: int | None = None,
     fail_fast: int | None = None,
@@ -52,7 +56,13 @@ def run(
 
     Args:
         study_file: The study file.
-        jobs: Worker processes, each reused across trials. Defaults to ``1``.
+        jobs: Worker processes, each reused across trials. Defaults to ``None``: 1 on
+            CPU, GPUs × ``trials_per_gpu`` on GPUs.
+        gpus: ``"auto"`` (every GPU nvidia-ml-py finds; CPU without any), ``"none"``,
+            or GPU indices such as ``"0,1,3"``; each worker is pinned to one.
+            Defaults to ``"auto"``.
+        trials_per_gpu: Trials that share each GPU, each capped to its share of the
+            GPU's memory. Defaults to ``1``.
         n_trials: Finished trials the study should hold; overrides the study's.
             Defaults to ``None``.
         retries: Times a trial whose worker died runs again with the same params;
@@ -96,7 +106,7 @@ def run(
             running trials are ended as ``interrupted``.
     """
     # Everything that needs no framework is checked before any worker imports one.
-    jobs = positive_option("--jobs", jobs)
+    gpu_plan, jobs = gpu_options(gpus, trials_per_gpu, jobs, local=backend == "loky")
     check_overrides(n_trials, retries, fail_fast, epoch_budget)
     seconds_option("--trial-timeout", trial_timeout)
     check_retention_options(keep_checkpoints, min_free_gb)
@@ -107,7 +117,7 @@ def run(
     done = _nothing_to_do(study_path, n_trials, epoch_budget, storage, runs_path, Path(reports_dir), progress)
     if done is not None:
         return done
-    if backend == "loky":
+    if backend == "loky" and not gpu_plan.gpus:  # on GPUs, the jobs are GPU slots, not cores
         warn_if_oversubscribed(jobs)
     options = SweepOptions(
         jobs=jobs,
@@ -125,6 +135,7 @@ def run(
         keep_checkpoints=keep_checkpoints,
         min_free_gb=min_free_gb,
         resume_trials=resume_trials,
+        gpus=gpu_plan,
     )
     return sweep(study_path, options)
 

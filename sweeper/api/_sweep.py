@@ -23,6 +23,7 @@ from sweeper.backends._select import open_backend
 from sweeper.callbacks._temp_files import remove_stale_checkpoint_files
 from sweeper.execution._faults import FaultPolicy, recover_trials
 from sweeper.execution._framework import check_framework
+from sweeper.execution._gpus import GpuPlan
 from sweeper.execution._live import progress_for
 from sweeper.execution._open_study import driver_sampler, open_or_create_study
 from sweeper.execution._options import fail_fast_option, positive_option, whole_number_option
@@ -99,6 +100,7 @@ class SweepOptions:
             never stops. Defaults to ``1.0``.
         resume_trials: A retried trial resumes at its predecessor's last backed-up
             epoch. Defaults to ``True``.
+        gpus: The GPUs ``loky`` workers are pinned to; ``None`` for CPU. Defaults to ``None``.
     """
 
     jobs: int
@@ -116,6 +118,7 @@ class SweepOptions:
     keep_checkpoints: int | str | None = None
     min_free_gb: float = DEFAULT_MIN_FREE_GB
     resume_trials: bool = True
+    gpus: GpuPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +153,7 @@ def sweep(study_path: Path, options: SweepOptions, follow_up: FollowUp | None = 
         "study_file": str(study_path),
         "scheduler": options.scheduler,
         "storage": options.storage,
+        "gpus": options.gpus,
     }
     with closing(open_backend(options.backend, **backend_options)) as workers:
         probe = workers.probe(str(study_path))

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from sweeper._errors import StudyFileError
 from sweeper.backends._backend import Backend
+from sweeper.execution._gpus import GpuPlan
 
 BACKENDS = ("loky", "dask")
 
 
-def open_backend(name: str, *, jobs: int, study_file: str, scheduler: str | None, storage: str | None) -> Backend:
+def open_backend(
+    name: str,
+    *,
+    jobs: int,
+    study_file: str,
+    scheduler: str | None,
+    storage: str | None,
+    gpus: GpuPlan | None = None,
+) -> Backend:
     """The backend ``name`` asks for, checked before anything runs.
 
     Args:
@@ -17,6 +26,7 @@ def open_backend(name: str, *, jobs: int, study_file: str, scheduler: str | None
         study_file: The study file's absolute path, which ``loky`` workers load at once.
         scheduler: The Dask scheduler's address, for ``dask``.
         storage: The storage the user passed, which ``dask`` needs to be a database.
+        gpus: The GPUs ``loky`` workers are pinned to; ``None`` for CPU. Defaults to ``None``.
 
     Returns:
         The started backend; close it when the sweep ends.
@@ -27,11 +37,11 @@ def open_backend(name: str, *, jobs: int, study_file: str, scheduler: str | None
     if name == "loky":
         from sweeper.backends.local._backend import LocalBackend
 
-        return LocalBackend(jobs, study_file)
+        return LocalBackend(jobs, study_file, gpus)
     if name != "dask":
         raise StudyFileError(
             f"--backend={name!r} is not one of {BACKENDS}.", fix="use --backend loky or --backend dask."
         )
     from sweeper.backends.dask._backend import DaskBackend
 
-    return DaskBackend(scheduler, storage)
+    return DaskBackend(scheduler, storage, gpus.trials_per_gpu if gpus else 1)

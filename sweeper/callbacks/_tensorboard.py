@@ -21,6 +21,12 @@ class TensorBoard(CallbackSpec):
 
     A relative ``log_dir`` lands inside the trial's folder; an absolute one gets the
     trial number appended unless it contains ``{trial}``.
+
+    On JAX or PyTorch, the same scalar event files are written by the ``tensorboard``
+    package alone, without TensorFlow (nor its import, where it is installed); the
+    parameters that need TensorFlow (``histogram_freq``, ``write_graph``,
+    ``write_images``, ``profile_batch``, embeddings) are off there, with a one-line
+    warning when the study turns them on.
     """
 
     keras_name = "TensorBoard"
@@ -57,8 +63,18 @@ class TensorBoard(CallbackSpec):
     def build(self, values: dict[str, Any], context: BuildContext) -> Any:
         import keras
 
+        # Imports Keras at its top: a worker's module, loaded only once a trial builds its callbacks.
+        from sweeper.callbacks._event_file_tensorboard import (
+            EventFileTensorBoard,
+            tensorflow_writes_summaries,
+            without_tensorflow_only,
+        )
+
         log_dir = values["log_dir"]
         log_dir = (
             context.paths.tensorboard if log_dir is None else trial_path(str(log_dir), context.paths, is_file=False)
         )
-        return keras.callbacks.TensorBoard(**{**values, "log_dir": str(log_dir)})
+        params = {**values, "log_dir": str(log_dir)}
+        if tensorflow_writes_summaries():
+            return keras.callbacks.TensorBoard(**params)
+        return EventFileTensorBoard(**without_tensorflow_only(params, set(self.params)))

@@ -19,7 +19,7 @@ DEFAULT_BACKEND = "tensorflow"
 FRAMEWORKS = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy", "openvino": "openvino"}
 INSTALL_HINTS = {
     "tensorflow": "pip install 'sweeper[cpu]' (or 'sweeper[gpu]' for CUDA)",
-    "jax": "pip install jax",
+    "jax": "pip install 'sweeper[jax]'",
     "torch": "pip install torch",
     "openvino": "pip install openvino",
 }
@@ -48,8 +48,8 @@ def keras_backend(environ: dict[str, str] | None = None) -> str:
 def check_framework(environ: dict[str, str] | None = None) -> str:
     """Checks, without importing anything, that the workers can import their frameworks.
 
-    TensorFlow is needed whatever the backend for now: the workers budget its threads,
-    and the TensorBoard callback writes its event files with it.
+    Only the backend's own framework is needed: without TensorFlow, the TensorBoard
+    callback writes its event files with the ``tensorboard`` package alone.
 
     Args:
         environ: The environment to read. Defaults to ``os.environ``.
@@ -68,9 +68,9 @@ def check_framework(environ: dict[str, str] | None = None) -> str:
             f"{named}, which Keras 3 does not have.",
             fix=f"use one of {sorted(FRAMEWORKS)}, e.g. KERAS_BACKEND=tensorflow.",
         )
-    for needed in dict.fromkeys([FRAMEWORKS[backend], "tensorflow"]):
-        if not is_installed(needed):
-            raise StudyFileError(_missing(named, backend, needed), fix=f"{INSTALL_HINTS.get(needed, 'install it')}.")
+    needed = FRAMEWORKS[backend]
+    if not is_installed(needed):
+        raise StudyFileError(_missing(named, needed), fix=f"{INSTALL_HINTS.get(needed, 'install it')}.")
     return backend
 
 
@@ -82,8 +82,6 @@ def is_installed(package: str) -> bool:
         return False
 
 
-def _missing(named: str, backend: str, needed: str) -> str:
+def _missing(named: str, needed: str) -> str:
     name = {"tensorflow": "TensorFlow", "jax": "JAX", "torch": "PyTorch"}.get(needed, needed)
-    if needed == FRAMEWORKS[backend]:
-        return f"{named} but {name} is not installed."
-    return f"{named}, and sweeper's workers also need {name} (for now), which is not installed."
+    return f"{named} but {name} is not installed."

@@ -1,7 +1,7 @@
 """The functions worker processes run: the entry points both backends submit.
 
 Loky and Dask pickle these by reference, so the driver imports only this module
-and Keras loads in the workers alone: every import of Keras or TensorFlow here is
+and Keras loads in the workers alone: every import of Keras or its framework is
 inside a function.
 """
 
@@ -11,18 +11,20 @@ import os
 import signal
 
 from sweeper._compat import disable_loky_memory_check
+from sweeper.execution._gpus import TRIALS_PER_GPU_ENV, memory_share_env
 from sweeper.execution._native_logs import filter_native_logs
+from sweeper.execution._worker_setup import import_framework
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import worker_context
 from sweeper.trial._outcome import ProbeResult, TrialOutcome
 
 
 def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
-    """Runs once when a loky worker process starts: TF import and thread budget.
+    """Runs once when a loky worker process starts: the framework's import, thread budget and GPU share.
 
     Args:
-        intra_op_threads: Threads TensorFlow uses inside one op.
-        inter_op_threads: Ops TensorFlow runs at once.
+        intra_op_threads: Threads the framework uses inside one op.
+        inter_op_threads: Ops the framework runs at once.
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     filter_native_logs()  # before the framework's import, whose C++ logging ignores that variable now
@@ -30,20 +32,11 @@ def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
     # sweep stops, and ends this worker's trial as interrupted.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     disable_loky_memory_check()  # the pool recycles workers itself (backends/local/_recycle.py)
-    _import_tensorflow(intra_op_threads, inter_op_threads)
-
-
-def _import_tensorflow(intra_op_threads: int, inter_op_threads: int) -> None:
-    import optuna
-    import tensorflow as tf
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
-    tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
+    import_framework(intra_op_threads, inter_op_threads)
 
 
 def worker_ready(study_file: str | None = None) -> int:
-    """A worker's first task: once it returns, the worker has imported TensorFlow.
+    """A worker's first task: once it returns, the worker has imported its framework.
 
     Given a study file, it also loads the study and its data, so that every worker
     does so at once instead of each in its first trial. An error here is left to
@@ -74,38 +67,46 @@ def trial_in_worker(config: SweepConfig, study_name: str, trial_id: int) -> Tria
     return run_trial(config, study_name, trial_id)
 
 
-# A Dask worker is a long-lived process that runs tasks in a thread: TensorFlow and
+# A Dask worker is a long-lived process that runs tasks in a thread: the framework and
 # the study load once per process there too.
-_tensorflow_ready = False
+_framework_ready = False
 
 
-def prepare_dask_worker(intra_op_threads: int) -> None:
-    """Imports TensorFlow in this Dask worker process with its thread budget, once.
+def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1) -> None:
+    """Imports the framework in this Dask worker process with its thread budget and GPU share, once.
+
+    A worker started one per GPU (dask-cuda's) already has its ``CUDA_VISIBLE_DEVICES``;
+    with ``trials_per_gpu`` above 1, its framework caps its memory to its share.
 
     Args:
-        intra_op_threads: Threads TensorFlow uses inside one op.
+        intra_op_threads: Threads the framework uses inside one op.
+        trials_per_gpu: Trials that share this worker's GPU. Defaults to ``1``.
     """
-    global _tensorflow_ready
-    if _tensorflow_ready:
+    global _framework_ready
+    if _framework_ready:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if trials_per_gpu > 1:
+        os.environ.update({TRIALS_PER_GPU_ENV: str(trials_per_gpu), **memory_share_env(trials_per_gpu)})
     filter_native_logs()
     try:
-        _import_tensorflow(intra_op_threads, 1)
+        import_framework(intra_op_threads, 1)
     except RuntimeError:
-        pass  # TensorFlow already ran in this process (another task's doing); keep its threads
-    _tensorflow_ready = True
+        pass  # the framework already ran in this process (another task's doing); keep its threads
+    _framework_ready = True
 
 
-def probe_in_dask_worker(study_file: str, intra_op_threads: int) -> ProbeResult:
+def probe_in_dask_worker(study_file: str, intra_op_threads: int, trials_per_gpu: int = 1) -> ProbeResult:
     """Runs :func:`sweeper.trial._probe.probe_study` on a Dask worker."""
-    prepare_dask_worker(intra_op_threads)
+    prepare_dask_worker(intra_op_threads, trials_per_gpu)
     return probe_in_worker(study_file)
 
 
-def work_in_dask_worker(config: SweepConfig, study_name: str, n_trials: int, intra_op_threads: int) -> tuple[int, int]:
+def work_in_dask_worker(
+    config: SweepConfig, study_name: str, n_trials: int, intra_op_threads: int, trials_per_gpu: int = 1
+) -> tuple[int, int]:
     """Runs :func:`sweeper.execution._worker_loop.work` on a Dask worker; returns ``(pid, trials run)``."""
-    prepare_dask_worker(intra_op_threads)
+    prepare_dask_worker(intra_op_threads, trials_per_gpu)
     from sweeper.execution._worker_loop import work
 
     return os.getpid(), work(config, study_name, n_trials)

@@ -37,6 +37,8 @@ EXTRA_COLUMNS = [
     "worker_rss_mb",
     "pid",
     "host",
+    "device",
+    "backend",
     "datetime_start",
     "datetime_complete",
     "error",
@@ -54,7 +56,7 @@ def trials_frame(study: optuna.Study) -> pd.DataFrame:
         the checkpoint's fate and the disk use (``checkpoint_deleted``, ``checkpoint_artifact``,
         ``checkpoint_mb``, ``checkpoint_freed_mb``, ``tensorboard_mb``), one ``params_<name>``
         column per param, then ``repeat``, ``seed``, ``fit_s``, ``worker_rss_mb``, ``pid``,
-        ``host``, ``datetime_start``, ``datetime_complete`` and ``error``.
+        ``host``, ``device``, ``backend``, ``datetime_start``, ``datetime_complete`` and ``error``.
     """
     records = checkpoint_records(study)
     rows = [_row(trial, records.get(trial.number)) for trial in study.get_trials(deepcopy=False)]

@@ -37,6 +37,7 @@ from sweeper.study._direction import Mode
 from sweeper.study._study import KEEP_ALL, Study
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import WorkerContext, worker_context, worker_rss_mb
+from sweeper.trial._device import device_attrs, out_of_memory_message
 from sweeper.trial._hparams import write_hparams
 from sweeper.trial._model import build_model, callback_specs, release_memory
 from sweeper.trial._outcome import EPOCHS_RUN_ATTR, MAX_EPOCHS_ATTR, StopReason, TrialOutcome, outcome_of_trial
@@ -66,6 +67,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     with beating(storage_of(optuna_study), trial_id):
         try:
             _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname(), WORKER_ATTR: this_process()})
+            _set_attrs(trial, device_attrs())
             _set_attrs(trial, {KEEP_ATTR: KEEP_ALL if config.keep_checkpoints is None else config.keep_checkpoints})
             outcome, attrs = _fit_safely(context, config, trial)
             outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
@@ -93,7 +95,8 @@ def _fit_safely(
     try:
         return _fit_trial(context, config, trial)
     except Exception as error:
-        outcome = TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, _format_error(error), os.getpid())
+        message = out_of_memory_message(error) or _format_error(error)
+        outcome = TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, message, os.getpid())
         return outcome, {"error": outcome.error}
     finally:
         release_memory()

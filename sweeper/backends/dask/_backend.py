@@ -20,12 +20,14 @@ class DaskBackend:
     Args:
         scheduler: The scheduler's address, e.g. ``tcp://host:8786``.
         storage: The study's storage; it must be a database URL every worker reaches.
+        trials_per_gpu: Trials sharing each worker's GPU (one worker per GPU, as dask-cuda
+            starts them): each worker caps its GPU memory to its share. Defaults to ``1``.
 
     Raises:
         StudyFileError: For a missing scheduler or storage, or a cluster that cannot be reached.
     """
 
-    def __init__(self, scheduler: str | None, storage: str | None) -> None:
+    def __init__(self, scheduler: str | None, storage: str | None, trials_per_gpu: int = 1) -> None:
         if not scheduler:
             raise StudyFileError("--backend dask needs --scheduler.", fix="e.g. --scheduler tcp://host:8786.")
         if not storage or not is_rdb_url(storage):
@@ -33,7 +35,7 @@ class DaskBackend:
                 "--backend dask needs --storage with a database URL that every worker reaches.",
                 fix="e.g. --storage postgresql+psycopg://user:pw@host/db (a journal file is one machine's).",
             )
-        self.cluster = DaskCluster(scheduler)
+        self.cluster = DaskCluster(scheduler, trials_per_gpu)
 
     def describe(self) -> str:
         return f"{len(self.cluster.threads)} Dask worker(s) at {self.cluster.scheduler}"

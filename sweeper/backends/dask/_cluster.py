@@ -41,13 +41,15 @@ class DaskCluster:
 
     Args:
         scheduler: The scheduler's address, e.g. ``tcp://host:8786``.
+        trials_per_gpu: Trials sharing each worker's GPU, for its memory share. Defaults to ``1``.
 
     Raises:
         StudyFileError: When the scheduler cannot be reached, or has no workers.
     """
 
-    def __init__(self, scheduler: str) -> None:
+    def __init__(self, scheduler: str, trials_per_gpu: int = 1) -> None:
         self.scheduler = scheduler
+        self.trials_per_gpu = trials_per_gpu
         self.client = _connect(scheduler)
         try:
             self.client.wait_for_workers(1, timeout=WORKERS_TIMEOUT_S)
@@ -60,11 +62,14 @@ class DaskCluster:
         self.threads = self._threads_per_worker()
 
     def probe(self, study_file: str) -> ProbeResult:
-        """Runs the probe on one worker, while the others import TensorFlow at the same time."""
+        """Runs the probe on one worker, while the others import their framework at the same time."""
         first, *others = self.threads
+        share = self.trials_per_gpu
         for address in others:
-            self.client.submit(prepare_dask_worker, self.threads[address], workers=[address], pure=False)
-        future = self.client.submit(probe_in_dask_worker, study_file, self.threads[first], workers=[first], pure=False)
+            self.client.submit(prepare_dask_worker, self.threads[address], share, workers=[address], pure=False)
+        future = self.client.submit(
+            probe_in_dask_worker, study_file, self.threads[first], share, workers=[first], pure=False
+        )
         return future.result()
 
     def sweep(self, study: optuna.Study, config: SweepConfig, n_trials: int, progress: Progress | None) -> None:
@@ -106,7 +111,15 @@ class DaskCluster:
         workers = None if address is None else [address]
         threads = self.threads.get(address, min(self.threads.values()))
         return self.client.submit(
-            work_in_dask_worker, config, name, n_trials, threads, workers=workers, allow_other_workers=True, pure=False
+            work_in_dask_worker,
+            config,
+            name,
+            n_trials,
+            threads,
+            self.trials_per_gpu,
+            workers=workers,
+            allow_other_workers=True,
+            pure=False,
         )
 
     def _threads_per_worker(self) -> dict[str, int]:

@@ -10,6 +10,8 @@ from sweeper._errors import StudyFileError
 from sweeper.backends._backend import SweepPlan
 from sweeper.backends.local._driver import SweepDriver
 from sweeper.backends.local._pool import WorkerDied, WorkerPool
+from sweeper.execution._framework import keras_backend
+from sweeper.execution._gpus import GpuPlan, assign_slots, slot_env
 from sweeper.execution._interrupts import signals_deferred, terminate_as_interrupt
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import probe_in_worker
@@ -23,21 +25,26 @@ WORKER_MEMORY_BUDGET_MB = float(os.environ.get("SWEEPER_WORKER_MEMORY_MB", "80")
 class LocalBackend:
     """``jobs`` worker processes on this machine, each reused across trials.
 
-    Every worker starts at once, so all of them import TensorFlow and load the
+    Every worker starts at once, so all of them import their framework and load the
     study while the probe runs.
 
     Args:
         jobs: How many worker processes.
         study_file: The study file's absolute path, which every worker loads.
+        gpus: The GPUs and trials per GPU; ``None`` for CPU. Defaults to ``None``.
     """
 
-    def __init__(self, jobs: int, study_file: str) -> None:
+    def __init__(self, jobs: int, study_file: str, gpus: GpuPlan | None = None) -> None:
         self.jobs = jobs
-        self.pool = WorkerPool(jobs, WORKER_MEMORY_BUDGET_MB, study_file)
+        self.gpus = gpus or GpuPlan(())
+        self.pool = WorkerPool(jobs, WORKER_MEMORY_BUDGET_MB, study_file, worker_envs(self.gpus, jobs))
         self.pool.start()
 
     def describe(self) -> str:
-        return f"{self.jobs} worker process(es)"
+        if not self.gpus.gpus:
+            return f"{self.jobs} worker process(es)"
+        gpus = ",".join(map(str, self.gpus.gpus))
+        return f"{self.jobs} worker process(es) on GPU {gpus}, {self.gpus.trials_per_gpu} per GPU"
 
     def probe(self, study_file: str) -> ProbeResult:
         # Workers import Keras; the driver never does, so it leaves the cores to them.
@@ -66,3 +73,9 @@ class LocalBackend:
 
     def close(self) -> None:
         """Keeps the workers warm: the next sweep in this process reuses them."""
+
+
+def worker_envs(gpus: GpuPlan, jobs: int) -> list[dict[str, str]]:
+    """Each slot's environment: the driver's Keras backend, and the slot's GPU if any."""
+    backend = {"KERAS_BACKEND": keras_backend()}
+    return [{**backend, **slot_env(gpu, gpus)} for gpu in assign_slots(gpus.gpus, gpus.trials_per_gpu, jobs)]

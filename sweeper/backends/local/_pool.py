@@ -25,6 +25,8 @@ from sweeper._compat import loky_exit_codes, loky_worker_pids
 from sweeper.backends.local._recycle import Recycle, WorkerMemory
 from sweeper.execution._tasks import initialize_worker, worker_ready
 
+# Every worker's environment, under its slot's own: TensorFlow's C++ INFO lines off.
+BASE_ENV = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 # Idle workers stay up this long, so back-to-back sweeps reuse warm TensorFlow.
 WORKER_IDLE_TIMEOUT_S = 120
 # A spare idles from two trials before its worker retires until it takes over; long
@@ -55,16 +57,25 @@ class WorkerPool:
             its first trial. Tasks report the RSS as a ``worker_rss_mb`` attribute
             of their result.
         study_file: Every new worker loads this study and its data as soon as it
-            has imported TensorFlow. Defaults to ``None``.
+            has imported its framework. Defaults to ``None``.
+        slot_envs: Each slot's environment variables (its GPU, the Keras backend),
+            which every worker that slot ever runs starts with. Defaults to none.
     """
 
-    def __init__(self, jobs: int, memory_budget_mb: float, study_file: str | None = None) -> None:
-        # Budget TensorFlow's threads so that N workers share the cores instead of fighting over them.
+    def __init__(
+        self,
+        jobs: int,
+        memory_budget_mb: float,
+        study_file: str | None = None,
+        slot_envs: list[dict[str, str]] | None = None,
+    ) -> None:
+        # Budget the framework's threads so that N workers share the cores instead of fighting over them.
         intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
         self._initargs = (intra_op_threads, 1)
         self._memory_budget_mb = memory_budget_mb
         self._warm_up = functools.partial(worker_ready, study_file)
         self._slots: list[_Worker | None] = [None] * jobs
+        self._envs = [{**BASE_ENV, **env} for env in (slot_envs or [{}] * jobs)]
         self._busy: dict[Future, int] = {}
 
     def start(self) -> None:
@@ -164,19 +175,20 @@ class WorkerPool:
         worker = self._slots[slot]
         if worker is None or not worker.wants_spare or self._key(slot) in _warm_spares:
             return
-        spare = self._new_worker(idle_timeout_s=SPARE_IDLE_TIMEOUT_S)
+        spare = self._new_worker(slot, idle_timeout_s=SPARE_IDLE_TIMEOUT_S)
         spare.executor.submit(self._warm_up)
         _warm_spares[self._key(slot)] = spare
 
-    def _new_worker(self, idle_timeout_s: float = WORKER_IDLE_TIMEOUT_S) -> _Worker:
-        return _Worker(_new_executor(self._initargs, idle_timeout_s), WorkerMemory(self._memory_budget_mb))
+    def _new_worker(self, slot: int, idle_timeout_s: float = WORKER_IDLE_TIMEOUT_S) -> _Worker:
+        executor = _new_executor(self._initargs, self._envs[slot], idle_timeout_s)
+        return _Worker(executor, WorkerMemory(self._memory_budget_mb))
 
     def _worker(self, slot: int) -> _Worker:
         """The slot's worker: this sweep's, else a warm one from an earlier sweep, its spare, or a new one."""
         if self._slots[slot] is None:
             key = self._key(slot)
             if key not in _warm_slots:
-                _warm_slots[key] = _warm_spares.pop(key, None) or self._new_worker()
+                _warm_slots[key] = _warm_spares.pop(key, None) or self._new_worker(slot)
             self._slots[slot] = _warm_slots[key]
         return self._slots[slot]
 
@@ -184,14 +196,15 @@ class WorkerPool:
         self._slots[slot] = None
         _warm_slots.pop(self._key(slot), None)
 
-    def _key(self, slot: int) -> tuple[int, tuple]:
-        return slot, self._initargs
+    def _key(self, slot: int) -> tuple[int, tuple, tuple]:
+        # The environment too: a warm worker pinned to another GPU (or backend) is no use here.
+        return slot, self._initargs, tuple(sorted(self._envs[slot].items()))
 
 
 # Workers and their spares outlive a sweep, so the next sweep in this process starts on
 # warm workers (and keeps counting their memory growth from where the last sweep left it).
-_warm_slots: dict[tuple[int, tuple], _Worker] = {}
-_warm_spares: dict[tuple[int, tuple], _Worker] = {}
+_warm_slots: dict[tuple[int, tuple, tuple], _Worker] = {}
+_warm_spares: dict[tuple[int, tuple, tuple], _Worker] = {}
 
 
 def release_warm_workers() -> None:
@@ -206,13 +219,9 @@ def release_warm_workers() -> None:
     _warm_spares.clear()
 
 
-def _new_executor(initargs: tuple, idle_timeout_s: float) -> ProcessPoolExecutor:
+def _new_executor(initargs: tuple, env: dict[str, str], idle_timeout_s: float) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(
-        max_workers=1,
-        timeout=idle_timeout_s,
-        initializer=initialize_worker,
-        initargs=initargs,
-        env={"TF_CPP_MIN_LOG_LEVEL": "2"},
+        max_workers=1, timeout=idle_timeout_s, initializer=initialize_worker, initargs=initargs, env=env
     )
 
 
