@@ -103,13 +103,13 @@ def retain_checkpoints(study: optuna.Study, runs_dir: str | Path, keep: int | No
     trials = [t for t in study.get_trials(deepcopy=False) if t.state.is_finished()]
     store = artifact_dir(runs_dir, study.study_name)
     attrs = study_system_attrs(study)
+    awaiting = _backups_awaiting_resume(trials, Path(runs_dir) / study.study_name / "trials")
     if keep is None:
         for trial in trials:
             if KEEP_ATTR in trial.user_attrs:  # ran under retention: kept, so listed as an artifact
                 _keep_as_artifact(study, trial, store, attrs)
         return 0
-    trials_dir = Path(runs_dir) / study.study_name / "trials"
-    governed = [t for t in trials if _keep_of(t) is not None and not _awaits_resume(t, trials_dir)]
+    governed = [t for t in trials if _keep_of(t) is not None and t.number not in awaiting]
     best = set(best_numbers(trials, keep, study.direction))
     deleted = 0
     for trial in governed:
@@ -136,15 +136,28 @@ def checkpoint_records(study: optuna.Study) -> dict[int, CheckpointRecord]:
     return records
 
 
-def _awaits_resume(trial: FrozenTrial, trials_dir: Path) -> bool:
-    """Whether the trial's retry will resume from its backup (and take its checkpoints); else its backup goes."""
-    backup = trials_dir / str(trial.number) / BACKUP_DIRNAME
-    if not (backup / _BACKUP_POINTER).exists():
-        return False
-    if trial.user_attrs.get(RETRIED_ATTR) or trial.state == TrialState.FAIL and STOP_REASON not in trial.user_attrs:
-        return True  # retried by sweeper, or reaped for a stale heartbeat (Optuna retries it)
-    shutil.rmtree(backup, ignore_errors=True)  # ended for good (hung and killed, retries spent)
-    return False
+def _backups_awaiting_resume(trials: list[FrozenTrial], trials_dir: Path) -> set[int]:
+    """The finished trials whose retry will resume from their backup (and take their checkpoints).
+
+    A backup no retry will take (its trial hung and was killed, or its retries are spent)
+    is deleted here.
+    """
+    awaiting: set[int] = set()
+    for trial in trials:
+        backup = trials_dir / str(trial.number) / BACKUP_DIRNAME
+        if not (backup / _BACKUP_POINTER).exists():
+            continue
+        if _will_be_retried(trial):
+            awaiting.add(trial.number)
+        else:
+            shutil.rmtree(backup, ignore_errors=True)
+    return awaiting
+
+
+def _will_be_retried(trial: FrozenTrial) -> bool:
+    """Retried by sweeper, or reaped for a stale heartbeat (which Optuna retries)."""
+    reaped = trial.state == TrialState.FAIL and STOP_REASON not in trial.user_attrs
+    return bool(trial.user_attrs.get(RETRIED_ATTR)) or reaped
 
 
 def _keep_of(trial: FrozenTrial) -> int | None:

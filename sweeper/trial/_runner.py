@@ -66,9 +66,9 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     # Beats until the trial is told: a trial silent for the grace period is reaped.
     with beating(storage_of(optuna_study), trial_id):
         try:
-            _set_attrs(trial, {"pid": os.getpid(), "host": socket.gethostname(), WORKER_ATTR: this_process()})
-            _set_attrs(trial, device_attrs())
-            _set_attrs(trial, {KEEP_ATTR: KEEP_ALL if config.keep_checkpoints is None else config.keep_checkpoints})
+            keep = KEEP_ALL if config.keep_checkpoints is None else config.keep_checkpoints
+            where = {"pid": os.getpid(), "host": socket.gethostname(), WORKER_ATTR: this_process()}
+            _set_attrs(trial, {**where, KEEP_ATTR: keep, **device_attrs()})
             outcome, attrs = _fit_safely(context, config, trial)
             outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
             attrs.update(
