@@ -11,6 +11,9 @@ TensorFlow, and importing this module costs nothing.
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import optuna
@@ -81,6 +84,33 @@ def compiled_metrics(model: Any) -> list[Any]:
 def metric_direction(metric: Any) -> str | None:
     """``"up"`` or ``"down"``: the private ``_direction`` Keras's own ``mode="auto"`` reads, if set."""
     return getattr(metric, "_direction", None)
+
+
+@contextmanager
+def tensorflow_left_unimported() -> Iterator[None]:
+    """Within it, Keras takes TensorFlow for not installed, unless it is the backend or already imported.
+
+    Keras asks its lazy TensorFlow module (the private
+    ``keras.src.utils.module_utils.tensorflow``) whether TensorFlow is ``available``
+    before seeding TensorFlow's generator and before each ``isinstance`` check against a
+    TensorFlow type when it saves a model, and that question imports TensorFlow wherever
+    it is installed: on JAX or PyTorch, seconds and hundreds of MB in each worker. Before
+    TensorFlow is imported no TensorFlow object exists, so the answer "absent" loses
+    nothing there. Outside the block Keras asks as before, so a layer that needs
+    TensorFlow on any backend (``StringLookup``) still imports it.
+    """
+    import keras
+    from keras.src.utils import module_utils
+
+    lazy = module_utils.tensorflow
+    if keras.backend.backend() == "tensorflow" or "tensorflow" in sys.modules or lazy._available is not None:
+        yield  # the backend's own, imported already, or known to be missing: Keras's answer stands
+        return
+    lazy._available = False
+    try:
+        yield
+    finally:
+        lazy._available = None  # unasked: the next question outside the block imports it as before
 
 
 def disable_loky_memory_check() -> None:

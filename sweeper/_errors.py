@@ -45,6 +45,14 @@ class SweepAborted(SweeperError):
     """Every trial of the sweep so far failed in user code: the study cannot work as written."""
 
 
+class DeviceBroken(SweeperError):
+    """This process's GPU context broke in a trial: it must run no further trial.
+
+    The trial is already told as FAIL; a process that runs trials itself (``sweeper
+    worker``, a Dask worker) ends so that a fresh one, with a fresh context, replaces it.
+    """
+
+
 class SweepTerminated(KeyboardInterrupt):
     """A sweep stopped by SIGTERM; handled exactly like Ctrl-C, with its own exit code.
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from sweeper._errors import StudyFileError, SweepAborted, SweepTerminated
+from sweeper._errors import DeviceBroken, StudyFileError, SweepAborted, SweepTerminated
 
 EXIT_NO_SUCCESS = 1
 EXIT_BAD_INPUT = 2
@@ -192,6 +192,13 @@ def _echo_result(result: Any) -> None:
     "--storage", required=True, help="The study's shared Optuna storage, e.g. postgresql+psycopg://user:pw@host/db."
 )
 @runs_dir_option
+@click.option(
+    "--gpus",
+    default="auto",
+    show_default=True,
+    help="This worker's GPU: auto (those it was given, e.g. by CUDA_VISIBLE_DEVICES or dask-cuda), none, or one index.",
+)
+@trials_per_gpu_option
 @n_trials_option
 @retries_option
 @epoch_budget_option
@@ -308,7 +315,8 @@ def _one_line_warning(message: Warning | str, *args: Any, **kwargs: Any) -> str:
 def _guarded(action: Any) -> Any:
     """Runs ``action``; bad input becomes one line on stderr and exit code 2.
 
-    A sweep stopped because its first trials all failed exits 1; one stopped by
+    A sweep stopped because its first trials all failed (or its disk ran low, or a
+    ``sweeper worker``'s GPU context broke) exits 1; one stopped by
     Ctrl-C exits 130, and by SIGTERM 143.
     """
     try:
@@ -316,7 +324,7 @@ def _guarded(action: Any) -> Any:
     except StudyFileError as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_BAD_INPUT)
-    except SweepAborted as error:
+    except (SweepAborted, DeviceBroken) as error:
         click.echo(f"error: {error}", err=True)
         sys.exit(EXIT_NO_SUCCESS)
     except KeyboardInterrupt as interrupt:

@@ -76,18 +76,32 @@ study = sw.Study(
 """
 
 
+# Every import finder is wrapped so that none finds the package: importing it fails, and
+# importlib.util.find_spec returns None, both exactly as where it was never installed
+# (PyTorch asks find_spec whether TensorFlow is there and expects None, not an error).
 HIDE_PACKAGE = """
-import importlib.abc, sys
+import sys
+
+HIDDEN = {package!r}
 
 
-class _Hidden(importlib.abc.MetaPathFinder):
+class _Without:
+    def __init__(self, finder):
+        self._finder = finder
+
     def find_spec(self, name, path=None, target=None):
-        if name == {package!r} or name.startswith({package!r} + "."):
-            raise ModuleNotFoundError(f"No module named {{name!r}}")
-        return None
+        if name == HIDDEN or name.startswith(HIDDEN + "."):
+            return None
+        return self._finder.find_spec(name, path, target)
+
+    def invalidate_caches(self):
+        getattr(self._finder, "invalidate_caches", lambda: None)()
+
+    def __getattr__(self, name):  # find_distributions and the rest, as the finder has them
+        return getattr(self._finder, name)
 
 
-sys.meta_path.insert(0, _Hidden())
+sys.meta_path[:] = [_Without(finder) for finder in sys.meta_path]
 """
 
 

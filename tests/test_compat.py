@@ -7,6 +7,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import keras
@@ -87,6 +89,36 @@ def test_compiled_metrics_and_their_direction_as_keras_mode_auto_reads_them():
     directions = {m.name: _compat.metric_direction(m) for m in _compat.compiled_metrics(model)}
     assert directions["categorical_accuracy"] == "up" and directions["mae"] == "down"
     assert _compat.compiled_metrics(None) == []
+
+
+# Run on JAX in a fresh process: this one runs TensorFlow, which is imported already.
+LEFT_UNIMPORTED = """
+import json, random, sys
+import keras, numpy as np
+from keras.src.utils import module_utils
+from sweeper import _compat
+
+model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+with _compat.tensorflow_left_unimported():
+    keras.utils.set_random_seed(7)
+    mine = [random.random(), float(np.random.rand())]
+    model.save(sys.argv[1])
+untouched = "tensorflow" not in sys.modules and module_utils.tensorflow._available is None
+keras.utils.set_random_seed(7)
+keras_own = [random.random(), float(np.random.rand())]
+print(json.dumps([untouched, mine == keras_own, "tensorflow" in sys.modules]))
+"""
+
+
+def test_tensorflow_left_unimported_seeds_and_saves_as_keras_does_without_importing_tensorflow(tmp_path):
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    script = [sys.executable, "-c", LEFT_UNIMPORTED, str(tmp_path / "m.keras")]
+    run = subprocess.run(script, env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    untouched, same_seeds, keras_imports_it = json.loads(run.stdout.splitlines()[-1])
+    assert untouched and same_seeds and (tmp_path / "m.keras").exists()
+    assert keras_imports_it  # Keras's own seeding still imports TensorFlow: the block is still needed
 
 
 def test_loky_reads_the_memory_leak_limit_sweeper_raises():

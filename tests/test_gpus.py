@@ -6,6 +6,7 @@ import pytest
 
 from sweeper._errors import StudyFileError
 from sweeper.backends.local._backend import worker_envs
+from sweeper.execution._gpu_env import process_env, slot_env
 from sweeper.execution._gpus import (
     GpuPlan,
     assign_slots,
@@ -13,7 +14,6 @@ from sweeper.execution._gpus import (
     jobs_for,
     parse_gpus,
     plan_gpus,
-    slot_env,
 )
 
 
@@ -70,10 +70,17 @@ def test_jobs_default_to_gpus_times_k_and_may_not_exceed_it():
 
 
 def test_each_slot_env_pins_its_gpu_and_shares_memory_only_when_shared():
-    alone = slot_env(1, GpuPlan((0, 1), 1))
-    assert alone == {"CUDA_VISIBLE_DEVICES": "1", "SWEEPER_GPU": "1", "SWEEPER_TRIALS_PER_GPU": "1"}
-    shared = slot_env(0, GpuPlan((0,), 4))
+    alone = slot_env(1, GpuPlan((0, 1), 1, memory_mb=((1, 24000),)))
+    assert alone == {
+        "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        "CUDA_VISIBLE_DEVICES": "1",
+        "SWEEPER_GPU": "1",
+        "SWEEPER_TRIALS_PER_GPU": "1",
+    }
+    shared = slot_env(0, GpuPlan((0,), 4, memory_mb=((0, 24000),)))
     assert shared["CUDA_VISIBLE_DEVICES"] == "0" and shared["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.225"
+    assert shared["SWEEPER_GPU_MEMORY_MB"] == "5400"  # TensorFlow's logical device: 90% of 24 GB, in four
+    assert "SWEEPER_GPU_MEMORY_MB" not in slot_env(0, GpuPlan((0,), 4))  # unknown memory: TF grows on demand
     assert slot_env(None, GpuPlan(())) == {}
     assert slot_env(None, GpuPlan((), hide_gpus=True)) == {"CUDA_VISIBLE_DEVICES": ""}
 
@@ -95,3 +102,18 @@ def test_this_machine_finds_no_gpu_without_nvidia_ml_py():
 def test_trials_per_gpu_must_be_positive():
     with pytest.raises(StudyFileError, match="--trials-per-gpu=0 must be a positive integer"):
         gpu_options("auto", 0, None, local=True)
+
+
+def test_a_sweeper_worker_is_pinned_to_one_named_gpu_with_its_share(monkeypatch):
+    monkeypatch.setattr("sweeper.execution._gpu_env.discover_gpus", lambda: [0, 1])
+    monkeypatch.setattr("sweeper.execution._gpu_env.discover_memory_mb", lambda gpus: ((1, 10000),))
+    env = process_env("1", 2)
+    assert env["CUDA_VISIBLE_DEVICES"] == "1" and env["SWEEPER_GPU_MEMORY_MB"] == "4500"
+    assert env["XLA_PYTHON_CLIENT_MEM_FRACTION"] == "0.450"
+    # auto keeps what it was given (dask-cuda, the user's CUDA_VISIBLE_DEVICES) and shares it.
+    assert process_env("auto", 2) == {"SWEEPER_TRIALS_PER_GPU": "2", "XLA_PYTHON_CLIENT_MEM_FRACTION": "0.450"}
+    assert process_env("auto", 1) == {} and process_env("none", 1) == {"CUDA_VISIBLE_DEVICES": ""}
+    with pytest.raises(StudyFileError, match="names 2 GPUs, but a worker runs one trial at a time"):
+        process_env("0,1", 1)
+    with pytest.raises(StudyFileError, match="names GPU 3, which this machine does not have"):
+        process_env("3", 1)

@@ -98,14 +98,18 @@ def report(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[int
     return trials, epochs, {t.params["units"]: t.intermediate_values for t in complete}
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory):
-    """The same study, uninterrupted: what every resumed trial must equal."""
-    folder = tmp_path_factory.mktemp("reference")
-    path = write_study(folder, None)
+def sweep(folder: Path, interrupt: str | None) -> tuple[pd.DataFrame, pd.DataFrame, dict[int, dict[int, float]]]:
+    """The study swept in-process with ``--jobs 2``, cut short as ``interrupt`` says; its report."""
+    path = write_study(folder, interrupt)
     result = sweeper.run(path, jobs=2, runs_dir=folder / "runs", reports_dir=folder / "reports", progress=False)
     assert result.n_results == 2
     return report(folder)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same study, uninterrupted: what every resumed trial must equal."""
+    return sweep(tmp_path_factory.mktemp("reference"), None)
 
 
 def assert_resumed_exactly(run, reference) -> None:
@@ -132,17 +136,28 @@ def test_a_worker_killed_mid_trial_resumes_at_its_last_epoch_and_ends_exactly_as
     tmp_path, reference, monkeypatch
 ):
     monkeypatch.setenv("SWEEPER_BACKUP_EVERY_S", "0")  # a backup every epoch; by default at most once a minute
-    path = write_study(tmp_path, "kill")
-    result = sweeper.run(path, jobs=2, runs_dir=tmp_path / "runs", reports_dir=tmp_path / "reports", progress=False)
-    assert result.n_results == 2
-    run = report(tmp_path)
+    assert_killed_then_resumed_exactly(tmp_path, reference)
+
+
+def test_on_pytorch_too_a_killed_workers_trial_resumes_exactly(tmp_path, monkeypatch):
+    # PyTorch draws an unseeded Dropout's masks and each epoch's shuffle from its own global
+    # generator, not from Keras's seed generators: the backup must hold its state too.
+    pytest.importorskip("torch")
+    monkeypatch.setenv("KERAS_BACKEND", "torch")  # the workers' backend; this process keeps its own
+    monkeypatch.setenv("SWEEPER_BACKUP_EVERY_S", "0")
+    assert_killed_then_resumed_exactly(tmp_path / "killed", sweep(tmp_path / "reference", None))
+
+
+def assert_killed_then_resumed_exactly(folder: Path, reference) -> None:
+    """A sweep in ``folder`` whose worker is SIGKILLed mid-trial ends exactly as ``reference``."""
+    run = sweep(folder, "kill")
     killed = run[0][run[0]["state"] == "FAIL"]
     assert len(killed) == 1 and "died" in killed["error"].iloc[0]
     assert_resumed_exactly(run, reference)
     # The retry's own event file (the newest) starts at epoch 5: it trained 5..13, not 0..13.
     retry = run[0][(run[0]["state"] == "COMPLETE") & (run[0]["params_units"] == 32)].iloc[0]
     newest = max(Path(retry["logdir"], "validation").glob("events.out.tfevents.*"), key=lambda p: p.stat().st_mtime)
-    alone = tmp_path / "newest" / "validation"
+    alone = folder / "newest" / "validation"
     alone.mkdir(parents=True)
     shutil.copy(newest, alone)
     steps = sweeper.read_tensorboard(alone.parent).query("tag == 'epoch_loss'")["step"]

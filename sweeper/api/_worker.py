@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 from sweeper.api._run import check_retention_options
 from sweeper.api._sweep import record_targets
+from sweeper.execution._cpus import available_cpus
 from sweeper.execution._framework import check_framework
+from sweeper.execution._gpu_env import process_env
 from sweeper.execution._native_logs import filter_native_logs
 from sweeper.execution._open_study import open_or_create_study
 from sweeper.execution._options import positive_option, seconds_option, whole_number_option
+from sweeper.execution._worker_setup import import_framework
 from sweeper.search._samplers import make_sampler
 from sweeper.storage._disk import DEFAULT_MIN_FREE_GB
 from sweeper.storage._open import open_storage
@@ -26,6 +30,8 @@ def worker(
     *,
     storage: str,
     runs_dir: str | os.PathLike[str] = "runs",
+    gpus: str | Sequence[int] | None = "auto",
+    trials_per_gpu: int = 1,
     n_trials: int | None = None,
     retries: int | None = None,
     epoch_budget: int | None = None,
@@ -46,6 +52,11 @@ def worker(
         study_file: The study file, at the same path on every machine.
         storage: The shared Optuna storage, an RDB URL for more than one machine.
         runs_dir: Where trial artifacts go; shared between machines. Defaults to ``"runs"``.
+        gpus: ``"auto"`` keeps the GPUs this process was given (``CUDA_VISIBLE_DEVICES``,
+            dask-cuda), ``"none"`` hides them, one index pins this worker to that GPU.
+            Defaults to ``"auto"``.
+        trials_per_gpu: Workers that share this worker's GPU; its memory is capped to
+            its share. Defaults to ``1``.
         n_trials: Results the study should hold; overrides the study's. Defaults to ``None``.
         retries: Times a trial lost with its worker runs again; overrides the
             study's. Defaults to ``None``.
@@ -64,13 +75,21 @@ def worker(
 
     Raises:
         StudyFileError: For bad input, before any trial runs.
+        DeviceBroken: When a trial broke this process's GPU context (after telling the trial).
     """
     study_path = check_study_file(study_file).resolve()
-    open_storage(storage)  # an unreachable storage fails now, not after TensorFlow has loaded
     check_retention_options(keep_checkpoints, min_free_gb)
+    pinned = process_env(gpus, positive_option("--trials-per-gpu", trials_per_gpu))
+    open_storage(storage)  # an unreachable storage fails now, not after TensorFlow has loaded
     check_framework()
     # Keras loads here, in this process, once the file and the storage are known to be usable.
+    os.environ.update(pinned)  # read by the framework at its import, so before it
     filter_native_logs()
+    cores = len(available_cpus())
+    try:
+        import_framework(cores, cores)  # this process alone: every core, and its GPU share
+    except RuntimeError:
+        pass  # the framework already ran in this process (a notebook, a test): it keeps its settings
     from sweeper.execution._worker_loop import work
     from sweeper.trial._probe import probe_study
 

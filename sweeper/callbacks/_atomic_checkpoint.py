@@ -8,6 +8,7 @@ from typing import Any
 
 import keras
 
+from sweeper._compat import tensorflow_left_unimported
 from sweeper._errors import MonitorNotFoundError
 from sweeper.callbacks._temp_files import remove_stale_temp_files, temp_path_for
 from sweeper.study._direction import is_better, is_diverged, resolve_mode
@@ -115,7 +116,8 @@ class AtomicModelCheckpoint(keras.callbacks.Callback):
         if self.save_weights_only:
             self.model.save_weights(str(temp), overwrite=True)
         else:
-            self.model.save(str(temp), overwrite=True)
+            with tensorflow_left_unimported():  # Keras would import TensorFlow to check for its types
+                self.model.save(str(temp), overwrite=True)
         os.replace(temp, path)
         self.last_path = str(path)
         if self.last_path not in self.saved_paths:

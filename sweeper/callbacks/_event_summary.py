@@ -63,6 +63,9 @@ class EventWriter:
             yield self
         finally:
             self._summary.writers.remove(self)
+            # Keras writes each epoch's scalars in one such block. Handed to the OS at its end, they
+            # outlive a worker killed mid-trial, whose retry reads the epochs it resumes after from here.
+            self.flush()
 
     def write(self, summary: summary_pb2.Summary, step: int) -> None:
         """Appends ``summary`` as an event at ``step``."""
@@ -72,7 +75,8 @@ class EventWriter:
         self._file.write(event.SerializeToString())
 
     def flush(self) -> None:
-        self._file.flush()
+        if not self._file.closed:
+            self._file.flush()
 
     def close(self) -> None:
         if not self._file.closed:

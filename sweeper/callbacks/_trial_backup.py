@@ -6,8 +6,8 @@ Python's generators) nor the callbacks' own state, so a resumed trial would not 
 the uninterrupted one would. This backup holds all of it:
 
 - ``model.weights.h5``: ``model.save_weights``, the optimizer's variables included;
-- ``arrays.npz``: the model's seed generator states and the callbacks' arrays (such as
-  EarlyStopping's best weights);
+- ``arrays.npz``: the model's seed generator states, the callbacks' arrays (such as
+  EarlyStopping's best weights) and, on PyTorch, its global generators' states;
 - ``state.json``: the epoch to resume at, the callbacks' other state, NumPy's and
   Python's random state, the trial's params and folder.
 
@@ -28,6 +28,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from sweeper.callbacks._framework_random import framework_random_state, restore_framework_random_state
 from sweeper.storage._retention import BACKUP_DIRNAME
 
 __all__ = ["BACKUP_DIRNAME", "TrialBackup", "backup_state"]
@@ -101,6 +102,7 @@ class TrialBackup(keras.callbacks.Callback):
         arrays.update(
             {f"seed.{i}": np.asarray(keras.ops.convert_to_numpy(v.value)) for i, v in enumerate(self._seeds())}
         )
+        arrays.update(framework_random_state())
         np.savez(target / ARRAYS, **arrays)
         numpy_state = np.random.get_state()
         state = {
@@ -143,7 +145,9 @@ class TrialBackup(keras.callbacks.Callback):
         with np.load(folder / ARRAYS) as arrays:
             for i, variable in enumerate(self._seeds()):
                 variable.assign(arrays[f"seed.{i}"])
-            self._restore_callbacks(backup, {key: arrays[key] for key in arrays.files})
+            saved = {key: arrays[key] for key in arrays.files}
+            self._restore_callbacks(backup, saved)
+            restore_framework_random_state(saved)
         numpy_state = backup["numpy_random"]
         np.random.set_state((numpy_state[0], np.array(numpy_state[1], dtype=np.uint32), *numpy_state[2:]))
         random.setstate(_python_state(backup["python_random"]))

@@ -1,23 +1,20 @@
 """Which GPUs a sweep uses, and which one each worker slot is pinned to, known without importing a framework.
 
 The driver decides; each slot's worker learns its GPU from the environment its
-process starts with (``CUDA_VISIBLE_DEVICES``, read by every framework at import),
-so a recycled or replacement worker, started with the same environment, keeps it.
+process starts with (``CUDA_VISIBLE_DEVICES``, read by every framework at import,
+built by :mod:`sweeper.execution._gpu_env`), so a recycled or replacement worker,
+started with the same environment, keeps it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sweeper._errors import StudyFileError
 from sweeper.execution._framework import is_installed
 from sweeper.execution._options import positive_option
-from sweeper.trial._device import GPU_ENV, TRIALS_PER_GPU_ENV
-
-# Of a GPU's memory, the share all its trials may take together: the rest is the
-# CUDA contexts' own (a few hundred MB each) and the framework's fragmentation.
-GPU_MEMORY_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -28,11 +25,13 @@ class GpuPlan:
         gpus: The GPUs' indices; empty for a CPU sweep.
         trials_per_gpu: Trials that run at once on each GPU.
         hide_gpus: Whether CPU workers are kept off the GPUs (``--gpus none``).
+        memory_mb: Each GPU's total memory in MB, as ``(index, MB)`` pairs; empty when unknown.
     """
 
     gpus: tuple[int, ...]
     trials_per_gpu: int = 1
     hide_gpus: bool = False
+    memory_mb: tuple[tuple[int, int], ...] = ()
 
     @property
     def slots(self) -> int:
@@ -89,6 +88,23 @@ def discover_gpus() -> list[int]:
         return []  # no driver: no GPU this process can use
     try:
         return list(range(pynvml.nvmlDeviceGetCount()))
+    finally:
+        pynvml.nvmlShutdown()
+
+
+def discover_memory_mb(gpus: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """Each GPU's total memory in MB, through nvidia-ml-py; empty without it."""
+    if not gpus or not is_installed("pynvml"):
+        return ()
+    import pynvml
+
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError:
+        return ()
+    try:
+        memory = (pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(index)) for index in gpus)
+        return tuple((index, info.total // 2**20) for index, info in zip(gpus, memory, strict=True))
     finally:
         pynvml.nvmlShutdown()
 
@@ -164,41 +180,6 @@ def assign_slots(gpus: Sequence[int], trials_per_gpu: int, jobs: int) -> list[in
     return [gpus[slot % len(gpus)] for slot in range(min(jobs, len(gpus) * trials_per_gpu))]
 
 
-def slot_env(gpu: int | None, plan: GpuPlan) -> dict[str, str]:
-    """The environment a slot's worker process starts with.
-
-    Args:
-        gpu: The slot's GPU, or ``None`` for CPU.
-        plan: The sweep's GPU plan.
-
-    Returns:
-        The variables to set: none for a CPU slot (today's run), unless GPUs are hidden.
-    """
-    if gpu is None:
-        return {"CUDA_VISIBLE_DEVICES": ""} if plan.hide_gpus else {}
-    env = {"CUDA_VISIBLE_DEVICES": str(gpu), GPU_ENV: str(gpu), TRIALS_PER_GPU_ENV: str(plan.trials_per_gpu)}
-    return {**env, **memory_share_env(plan.trials_per_gpu)}
-
-
-def memory_share_env(trials_per_gpu: int) -> dict[str, str]:
-    """The variables that cap JAX's GPU memory to a trial's share, read at JAX's import.
-
-    JAX preallocates 75% of the GPU by default, so a second process on it fails; with
-    K trials per GPU each preallocates its share instead (preallocation stays on: it is
-    JAX's fast path). TensorFlow and PyTorch are capped after their import
-    (:func:`sweeper.execution._devices.cap_gpu_memory`).
-
-    Args:
-        trials_per_gpu: Trials that share the GPU.
-
-    Returns:
-        The variables; none for one trial per GPU.
-    """
-    if trials_per_gpu <= 1:
-        return {}
-    return {"XLA_PYTHON_CLIENT_MEM_FRACTION": f"{GPU_MEMORY_SHARE / trials_per_gpu:.3f}"}
-
-
 def gpu_options(
     gpus: str | Sequence[int] | None, trials_per_gpu: int, jobs: int | None, *, local: bool
 ) -> tuple[GpuPlan, int]:
@@ -223,4 +204,6 @@ def gpu_options(
         parse_gpus(gpus)
         return GpuPlan((), trials_per_gpu), jobs or 1
     plan = plan_gpus(gpus, trials_per_gpu, discover_gpus() if parse_gpus(gpus) != "none" else [])
+    if plan.gpus and trials_per_gpu > 1:
+        plan = dataclasses.replace(plan, memory_mb=discover_memory_mb(plan.gpus))
     return plan, jobs_for(plan, jobs) or 1

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 
 from sweeper._compat import disable_loky_memory_check
-from sweeper.execution._gpus import TRIALS_PER_GPU_ENV, memory_share_env
+from sweeper._errors import DeviceBroken
+from sweeper.execution._gpu_env import memory_share_env
 from sweeper.execution._native_logs import filter_native_logs
 from sweeper.execution._worker_setup import import_framework
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import worker_context
+from sweeper.trial._device import TRIALS_PER_GPU_ENV
 from sweeper.trial._outcome import ProbeResult, TrialOutcome
+
+# EX_SOFTWARE: the process ended itself, on purpose, because its GPU context broke.
+DEVICE_BROKEN_EXIT_CODE = 70
 
 
 def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
@@ -109,4 +115,10 @@ def work_in_dask_worker(
     prepare_dask_worker(intra_op_threads, trials_per_gpu)
     from sweeper.execution._worker_loop import work
 
-    return os.getpid(), work(config, study_name, n_trials)
+    try:
+        return os.getpid(), work(config, study_name, n_trials)
+    except DeviceBroken as error:
+        # Every later task here would fail the same way: the nanny starts a fresh worker
+        # process, and the driver restarts the loop (its trial is already told as FAIL).
+        print(f"sweeper: {error}", file=sys.stderr, flush=True)
+        os._exit(DEVICE_BROKEN_EXIT_CODE)

@@ -13,7 +13,7 @@ import time
 import optuna
 
 from sweeper._compat import trial_id_of
-from sweeper._errors import SweepAborted
+from sweeper._errors import DeviceBroken, SweepAborted
 from sweeper.execution._budget import end_if_surplus, running, trials_wanted
 from sweeper.execution._faults import recover_trials
 from sweeper.search._samplers import make_sampler
@@ -43,6 +43,7 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
 
     Raises:
         SweepAborted: When the runs folder's disk is low before a trial would start.
+        DeviceBroken: When a trial broke this process's GPU context (the trial is told first).
     """
     context = worker_context(config.study_file)
     storage = open_storage(config.storage, config.heartbeat, config.retries)
@@ -63,8 +64,10 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
         trial = ask_owned(study)
         if end_if_surplus(study, trial.number, n_trials):
             continue
-        run_trial(config, study_name, trial_id_of(trial))
+        outcome = run_trial(config, study_name, trial_id_of(trial))
         ran += 1
+        if outcome.replace_worker:
+            raise DeviceBroken(f"trial {outcome.number}: {outcome.error} Restart this worker to go on.")
     return ran
 
 

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import os
 
+from sweeper.execution._cpus import confine_to_slot_cpus
 from sweeper.execution._framework import keras_backend
-from sweeper.execution._gpus import GPU_MEMORY_SHARE, TRIALS_PER_GPU_ENV
-
-# XLA's CPU client sizes its thread pool to the cores at start; with one thread per
-# worker it must not run Eigen's own pool either (JAX's documented way to one thread).
-_XLA_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+from sweeper.execution._gpu_env import GPU_MEMORY_SHARE
+from sweeper.trial._device import GPU_MEMORY_MB_ENV, TRIALS_PER_GPU_ENV
 
 
 def import_framework(intra_op_threads: int, inter_op_threads: int) -> str:
@@ -31,12 +29,20 @@ def import_framework(intra_op_threads: int, inter_op_threads: int) -> str:
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     backend = keras_backend()
     if backend == "jax":
-        _import_jax(intra_op_threads)
+        _import_jax()
     elif backend == "torch":
         _import_torch(intra_op_threads, inter_op_threads)
     elif backend == "tensorflow":
         _import_tensorflow(intra_op_threads, inter_op_threads)
     return backend
+
+
+def gpu_memory_limit_mb() -> int | None:
+    """This worker's share of its GPU in MB, as the driver set it; ``None`` when unknown."""
+    try:
+        return int(os.environ[GPU_MEMORY_MB_ENV])
+    except (KeyError, ValueError):
+        return None
 
 
 def trials_per_gpu() -> int:
@@ -52,17 +58,23 @@ def _import_tensorflow(intra_op_threads: int, inter_op_threads: int) -> None:
 
     tf.config.threading.set_intra_op_parallelism_threads(intra_op_threads)
     tf.config.threading.set_inter_op_parallelism_threads(inter_op_threads)
-    if trials_per_gpu() > 1:
-        # TensorFlow maps nearly all of a GPU at its first op; growing on demand leaves
-        # room for the GPU's other trials (set before any op, hence right after import).
-        for gpu in tf.config.list_physical_devices("GPU"):
+    if trials_per_gpu() == 1:
+        return
+    # TensorFlow maps nearly all of a GPU at its first op. A logical device of this
+    # worker's share caps it; growing on demand is the fallback when the share is
+    # unknown (a Dask worker's GPU). Either is set before any op, hence right here.
+    limit_mb = gpu_memory_limit_mb()
+    for gpu in tf.config.list_physical_devices("GPU"):
+        if limit_mb:
+            tf.config.set_logical_device_configuration(gpu, [tf.config.LogicalDeviceConfiguration(limit_mb)])
+        else:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def _import_jax(intra_op_threads: int) -> None:
-    # Read when JAX starts its CPU client, so before the import; the user's own flags win.
-    if intra_op_threads == 1 and "XLA_FLAGS" not in os.environ:
-        os.environ["XLA_FLAGS"] = _XLA_ONE_THREAD
+def _import_jax() -> None:
+    # XLA sizes its CPU thread pools to the process's cores when JAX starts, so the
+    # slot's cores are set before the import (sweeper.execution._cpus says why).
+    confine_to_slot_cpus()
     import jax  # noqa: F401  (the import is the point: once per worker, before the first trial)
 
 

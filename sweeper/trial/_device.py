@@ -1,4 +1,4 @@
-"""Where a trial ran, as the worker's framework sees it, and a GPU running out of memory told in one line.
+"""Where a trial ran, as the worker's framework sees it, and a GPU that ran out of memory or broke told in one line.
 
 Both are worker-side and read the framework only through modules already imported:
 nothing here imports a framework that the trial did not.
@@ -13,9 +13,32 @@ import sys
 # Set by the driver in a GPU slot's environment (sweeper.execution._gpus).
 GPU_ENV = "SWEEPER_GPU"
 TRIALS_PER_GPU_ENV = "SWEEPER_TRIALS_PER_GPU"
+GPU_MEMORY_MB_ENV = "SWEEPER_GPU_MEMORY_MB"
 # How each framework says a device ran out of memory: exception type names and message marks.
 _OOM_TYPES = ("ResourceExhaustedError", "OutOfMemoryError", "XlaRuntimeError", "JaxRuntimeError")
 _OOM_MARKS = ("RESOURCE_EXHAUSTED", "out of memory", "OOM when allocating")
+# CUDA's "sticky" errors: after one, every later call in the process fails the same way,
+# so the worker must be replaced (CUDA's driver names and runtime messages, as TF, JAX and
+# PyTorch quote them). An out-of-memory error is not sticky: the next trial can run.
+_BROKEN_MARKS = (
+    "CUDA_ERROR_ILLEGAL_ADDRESS",
+    "an illegal memory access was encountered",
+    "CUDA_ERROR_LAUNCH_FAILED",
+    "unspecified launch failure",
+    "CUDA_ERROR_ASSERT",
+    "device-side assert triggered",
+    "CUDA_ERROR_ILLEGAL_INSTRUCTION",
+    "an illegal instruction was encountered",
+    "CUDA_ERROR_MISALIGNED_ADDRESS",
+    "misaligned address",
+    "CUDA_ERROR_HARDWARE_STACK_ERROR",
+    "CUDA_ERROR_INVALID_PC",
+    "CUDA_ERROR_LAUNCH_TIMEOUT",
+    "the launch timed out and was terminated",
+    "CUDA_ERROR_ECC_UNCORRECTABLE",
+    "uncorrectable ECC error",
+    "GPU sync failed",
+)
 
 
 @functools.cache
@@ -64,4 +87,30 @@ def out_of_memory_message(error: BaseException) -> str | None:
     return (
         f"{device_attrs()['device']} ran out of memory ({sharing} trial(s) share it, "
         f"{type(error).__name__}): lower --trials-per-gpu or the batch size."
+    )
+
+
+def is_broken_device(error: BaseException) -> bool:
+    """Whether ``error`` is a CUDA error after which this process can no longer use its GPU."""
+    text = str(error)
+    return any(mark in text for mark in _BROKEN_MARKS)
+
+
+def broken_device_message(error: BaseException) -> str | None:
+    """One line for a trial whose GPU context broke; ``None`` for any other error.
+
+    Args:
+        error: What the fit raised.
+
+    Returns:
+        The line naming the device and the CUDA error, and saying the worker is replaced.
+    """
+    if not is_broken_device(error):
+        return None
+    mark = next(mark for mark in _BROKEN_MARKS if mark in str(error))
+    device = device_attrs()["device"]
+    where = f" of {device}" if device != "cpu" else ""
+    return (
+        f"the CUDA context{where} broke ({type(error).__name__}: {mark}): this trial failed and its worker"
+        " process is replaced. A kernel fault lies in the model's ops or the GPU, not in its memory share."
     )

@@ -122,6 +122,8 @@ class TrialOutcome:
             Defaults to ``True``.
         worker_rss_mb: The worker's RSS after the trial, for recycling it.
             Defaults to ``None``.
+        replace_worker: The worker's GPU context broke: it must run no further trial.
+            Defaults to ``False``.
     """
 
     number: int
@@ -132,6 +134,7 @@ class TrialOutcome:
     pid: int = 0
     counted: bool = True
     worker_rss_mb: float | None = None
+    replace_worker: bool = False
 
 
 def outcome_of_trial(trial: FrozenTrial) -> TrialOutcome:

@@ -14,7 +14,7 @@ import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
-from sweeper._compat import storage_of, trial_from_id
+from sweeper._compat import storage_of, tensorflow_left_unimported, trial_from_id
 from sweeper.callbacks import BuildContext, TrialPaths
 from sweeper.callbacks._atomic_checkpoint import AtomicModelCheckpoint
 from sweeper.callbacks._early_stopping import EARLY_STOPPING_ATTR, EarlyStopping, early_stopping_settings
@@ -37,7 +37,7 @@ from sweeper.study._direction import Mode
 from sweeper.study._study import KEEP_ALL, Study
 from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import WorkerContext, worker_context, worker_rss_mb
-from sweeper.trial._device import device_attrs, out_of_memory_message
+from sweeper.trial._device import broken_device_message, device_attrs, is_broken_device, out_of_memory_message
 from sweeper.trial._hparams import write_hparams
 from sweeper.trial._model import build_model, callback_specs, release_memory
 from sweeper.trial._outcome import EPOCHS_RUN_ATTR, MAX_EPOCHS_ATTR, StopReason, TrialOutcome, outcome_of_trial
@@ -95,8 +95,16 @@ def _fit_safely(
     try:
         return _fit_trial(context, config, trial)
     except Exception as error:
-        message = out_of_memory_message(error) or _format_error(error)
-        outcome = TrialOutcome(trial.number, "FAIL", None, StopReason.ERROR.value, message, os.getpid())
+        message = out_of_memory_message(error) or broken_device_message(error) or _format_error(error)
+        outcome = TrialOutcome(
+            trial.number,
+            "FAIL",
+            None,
+            StopReason.ERROR.value,
+            message,
+            os.getpid(),
+            replace_worker=is_broken_device(error),
+        )
         return outcome, {"error": outcome.error}
     finally:
         release_memory()
@@ -122,7 +130,8 @@ def _fit_trial(context: WorkerContext, config: SweepConfig, trial: optuna.Trial)
     repeat = int(trial.user_attrs.get("repeat", 0))
     seed = _seed_of(study, trial, repeat)
     if seed is not None:
-        keras.utils.set_random_seed(seed)
+        with tensorflow_left_unimported():  # Keras would import TensorFlow to seed it, on any backend
+            keras.utils.set_random_seed(seed)
     values = {spec: spec.resolve(trial) for spec in callback_specs(study)}
     model = build_model(study, trial)
     if study.repeats > 1 and "repeat" not in trial.user_attrs:

@@ -44,6 +44,8 @@ def build_model(trial):
     lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
     if KILL_TRIAL is not None and trial.number == KILL_TRIAL:
         os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would, mid-trial
+    if BREAK_TRIAL is not None and trial.number == BREAK_TRIAL:
+        raise RuntimeError("INTERNAL: Failed to launch kernel: CUDA_ERROR_ILLEGAL_ADDRESS")  # a broken GPU context
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])
     model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -56,9 +58,12 @@ study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accu
 """
 
 
-def write_study(folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None) -> tuple[Path, str]:
+def write_study(
+    folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None, break_trial: int | None = None
+) -> tuple[Path, str]:
     name = f"cluster-{uuid.uuid4().hex[:8]}"
     header = f"NAME = {name!r}\nN_TRIALS = {n_trials}\nEPOCHS = {epochs}\nKILL_TRIAL = {kill_trial!r}\n"
+    header += f"BREAK_TRIAL = {break_trial!r}\n"
     path = folder / "study.py"
     path.write_text(header + textwrap.dedent(STUDY))
     return path, name
@@ -73,6 +78,13 @@ def sweeper(*args: str, cwd: Path, timeout: float = 300) -> subprocess.Completed
 
 def stored_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
+
+
+def sweep_on_dask(path: Path, name: str, url: str, scheduler: str) -> list[optuna.trial.FrozenTrial]:
+    """Runs the study on the Dask cluster against PostgreSQL; the stored trials once it succeeded."""
+    run = sweeper("run", str(path), "--backend", "dask", "--scheduler", scheduler, "--storage", url, cwd=path.parent)
+    assert run.returncode == 0, run.stderr
+    return stored_trials(url, name)
 
 
 def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres_url, dask_scheduler):
@@ -109,11 +121,7 @@ def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres
 
 def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, dask_scheduler):
     path, name = write_study(tmp_path, n_trials=4, epochs=3, kill_trial=1)
-    run = sweeper(
-        "run", str(path), "--backend", "dask", "--scheduler", dask_scheduler, "--storage", postgres_url, cwd=tmp_path
-    )
-    assert run.returncode == 0, run.stderr
-    trials = stored_trials(postgres_url, name)
+    trials = sweep_on_dask(path, name, postgres_url, dask_scheduler)
     assert not [t for t in trials if t.state.name == "RUNNING"]
     dead = trials[1]
     assert dead.state.name == "FAIL"
@@ -124,6 +132,16 @@ def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, da
     assert report.loc[1, "stop_reason"] == "error" and "stopped sending heartbeats" in report.loc[1, "error"]
     counted = [t for t in trials if t.number != 1]
     assert len(counted) == 4 and all(t.state.name == "COMPLETE" for t in counted)
+
+
+def test_a_dask_worker_whose_gpu_context_broke_is_replaced(tmp_path, postgres_url, dask_scheduler):
+    path, name = write_study(tmp_path, n_trials=4, epochs=2, break_trial=0)
+    trials = sweep_on_dask(path, name, postgres_url, dask_scheduler)
+    broken = trials[0]
+    assert broken.state.name == "FAIL" and "the CUDA context broke" in broken.user_attrs["error"]
+    assert [t.state.name for t in trials[1:]] == ["COMPLETE"] * 3
+    # Its process ended: no later trial ran in it (the nanny started a fresh one).
+    assert broken.user_attrs["pid"] not in {t.user_attrs["pid"] for t in trials[1:]}
 
 
 @pytest.mark.slow

@@ -10,8 +10,10 @@ from sweeper._errors import StudyFileError
 from sweeper.backends._backend import SweepPlan
 from sweeper.backends.local._driver import SweepDriver
 from sweeper.backends.local._pool import WorkerDied, WorkerPool
+from sweeper.execution._cpus import available_cpus, cpu_sets, cpus_env
 from sweeper.execution._framework import keras_backend
-from sweeper.execution._gpus import GpuPlan, assign_slots, slot_env
+from sweeper.execution._gpu_env import slot_env
+from sweeper.execution._gpus import GpuPlan, assign_slots
 from sweeper.execution._interrupts import signals_deferred, terminate_as_interrupt
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import probe_in_worker
@@ -76,6 +78,13 @@ class LocalBackend:
 
 
 def worker_envs(gpus: GpuPlan, jobs: int) -> list[dict[str, str]]:
-    """Each slot's environment: the driver's Keras backend, and the slot's GPU if any."""
-    backend = {"KERAS_BACKEND": keras_backend()}
-    return [{**backend, **slot_env(gpu, gpus)} for gpu in assign_slots(gpus.gpus, gpus.trials_per_gpu, jobs)]
+    """Each slot's environment: the driver's Keras backend, the slot's GPU if any, and its cores."""
+    backend = keras_backend()
+    slots = assign_slots(gpus.gpus, gpus.trials_per_gpu, jobs)
+    cpus = available_cpus()
+    # Only JAX needs its cores named: TensorFlow and PyTorch take the thread budget itself.
+    shares = cpu_sets(cpus, len(slots)) if backend == "jax" else [cpus] * len(slots)
+    return [
+        {"KERAS_BACKEND": backend, **slot_env(gpu, gpus), **cpus_env(share, cpus)}
+        for gpu, share in zip(slots, shares, strict=True)
+    ]

@@ -121,7 +121,10 @@ class WorkerPool:
         except (BrokenProcessPool, ShutdownExecutorError) as error:
             self._forget(slot)  # a fresh worker (or the warm spare) takes the slot on the next submit
             raise WorkerDied(_death_message(error)) from None
-        self._after_task(slot, getattr(result, "worker_rss_mb", None))
+        if getattr(result, "replace_worker", False):
+            self._replace(slot)  # its GPU context broke: every later trial there would fail too
+        else:
+            self._after_task(slot, getattr(result, "worker_rss_mb", None))
         return result
 
     def kill_task(self, future: Future) -> None:
@@ -163,8 +166,13 @@ class WorkerPool:
         if action == Recycle.PREPARE:
             worker.wants_spare = True
         elif action == Recycle.REPLACE:
+            self._replace(slot)
+
+    def _replace(self, slot: int) -> None:
+        worker = self._slots[slot]
+        if worker is not None:
             worker.executor.shutdown(wait=False)  # idle now: it exits, and its memory with it
-            self._forget(slot)
+        self._forget(slot)
 
     def _start_spare_if_wanted(self, slot: int) -> None:
         """Starts the slot's replacement, which imports TensorFlow while the old worker trains.

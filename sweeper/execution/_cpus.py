@@ -1,0 +1,71 @@
+"""Which cores each worker slot may run on, for the frameworks whose threads no setting caps.
+
+TensorFlow and PyTorch take a thread count. XLA's CPU client (JAX) sizes its thread
+pools to the cores the process may run on, and ignores its old thread flags
+(measured with JAX 0.10.2: ``--xla_cpu_multi_thread_eigen=false`` still ran a matmul
+loop on 1.95 cores of 2; a one-core affinity ran it on 1.0). So a JAX worker is
+confined to its slot's share of the cores, set before JAX's import.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+CPUS_ENV = "SWEEPER_CPUS"
+
+
+def available_cpus() -> list[int]:
+    """The cores this process may run on (its affinity, which ``taskset`` or a cgroup may narrow)."""
+    if hasattr(os, "sched_getaffinity"):
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
+
+
+def cpu_sets(cpus: Sequence[int], jobs: int) -> list[tuple[int, ...]]:
+    """Each of ``jobs`` slots' cores: consecutive, disjoint shares of ``cpus``.
+
+    Args:
+        cpus: The cores the sweep may use.
+        jobs: Worker slots.
+
+    Returns:
+        Each slot's cores: ``len(cpus) // jobs`` of them, or, with more slots than
+        cores, one core each, round-robin.
+    """
+    if not cpus or jobs < 1:
+        return [tuple(cpus)] * max(jobs, 0)
+    per_slot = max(1, len(cpus) // jobs)
+    starts = [(slot * per_slot) % len(cpus) for slot in range(jobs)]
+    return [tuple(cpus[start : start + per_slot]) for start in starts]
+
+
+def cpus_env(cpus: Sequence[int], all_cpus: Sequence[int]) -> dict[str, str]:
+    """A slot's variable naming its cores; none when it may use them all.
+
+    Args:
+        cpus: The slot's cores.
+        all_cpus: Every core the sweep may use.
+
+    Returns:
+        ``{"SWEEPER_CPUS": "0,1"}`` or nothing.
+    """
+    if set(cpus) >= set(all_cpus):
+        return {}
+    return {CPUS_ENV: ",".join(map(str, cpus))}
+
+
+def confine_to_slot_cpus() -> tuple[int, ...] | None:
+    """Confines this process to the cores its slot was given, if any and if the OS can.
+
+    Returns:
+        The cores now allowed, or ``None`` when nothing was changed.
+    """
+    named = os.environ.get(CPUS_ENV)
+    if not named or not hasattr(os, "sched_setaffinity"):
+        return None
+    cpus = {int(cpu) for cpu in named.split(",")} & set(available_cpus())
+    if not cpus:
+        return None  # the cores named are not this process's to use: keep the ones it has
+    os.sched_setaffinity(0, cpus)
+    return tuple(sorted(cpus))
