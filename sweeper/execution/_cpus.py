@@ -10,7 +10,7 @@ confined to its slot's share of the cores, set before JAX's import.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 CPUS_ENV = "SWEEPER_CPUS"
 
@@ -69,3 +69,48 @@ def confine_to_slot_cpus() -> tuple[int, ...] | None:
         return None  # the cores named are not this process's to use: keep the ones it has
     os.sched_setaffinity(0, cpus)
     return tuple(sorted(cpus))
+
+
+def confine_process(cpus: Sequence[int]) -> tuple[int, ...] | None:
+    """Confines every thread of this process, those already running too, to ``cpus``.
+
+    For a process whose framework may already run (a Dask worker, whose share can change
+    when its host's workers do): threads started later inherit their starter's cores.
+
+    Args:
+        cpus: The cores to allow.
+
+    Returns:
+        The cores now allowed, or ``None`` when the OS cannot confine threads.
+    """
+    allowed = set(cpus) & set(available_cpus())
+    if not allowed or not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"):
+        return None
+    for thread in os.listdir("/proc/self/task"):
+        try:
+            os.sched_setaffinity(int(thread), allowed)
+        except (ProcessLookupError, PermissionError):
+            pass  # a thread that ended meanwhile
+    return tuple(sorted(allowed))
+
+
+def shares_by_host(
+    cpus_by_worker: Mapping[str, Sequence[int]], host_of: Callable[[str], str]
+) -> dict[str, tuple[int, ...]]:
+    """Each worker's cores when several workers share a host (a Dask cluster's): the host's cores split among them.
+
+    Args:
+        cpus_by_worker: Each worker's address and the cores it may run on.
+        host_of: The host of an address.
+
+    Returns:
+        Each worker's share, in address order within its host.
+    """
+    hosts: dict[str, list[str]] = {}
+    for address in sorted(cpus_by_worker):
+        hosts.setdefault(host_of(address), []).append(address)
+    shares: dict[str, tuple[int, ...]] = {}
+    for addresses in hosts.values():
+        split = cpu_sets(sorted(cpus_by_worker[addresses[0]]), len(addresses))
+        shares.update(zip(addresses, split, strict=True))
+    return shares

@@ -10,9 +10,12 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Sequence
 
 from sweeper._compat import disable_loky_memory_check
 from sweeper._errors import DeviceBroken
+from sweeper.execution._cpus import confine_process
+from sweeper.execution._framework import keras_backend
 from sweeper.execution._gpu_env import memory_share_env
 from sweeper.execution._native_logs import filter_native_logs
 from sweeper.execution._worker_setup import import_framework
@@ -78,7 +81,7 @@ def trial_in_worker(config: SweepConfig, study_name: str, trial_id: int) -> Tria
 _framework_ready = False
 
 
-def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1) -> None:
+def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1, cpus: Sequence[int] | None = None) -> None:
     """Imports the framework in this Dask worker process with its thread budget and GPU share, once.
 
     A worker started one per GPU (dask-cuda's) already has its ``CUDA_VISIBLE_DEVICES``;
@@ -87,8 +90,14 @@ def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1) -> None:
     Args:
         intra_op_threads: Threads the framework uses inside one op.
         trials_per_gpu: Trials that share this worker's GPU. Defaults to ``1``.
+        cpus: This worker's share of its host's cores, to which a JAX worker is confined
+            (XLA's threads follow the cores, see :mod:`sweeper.execution._cpus`).
+            Defaults to ``None``: all of them.
     """
     global _framework_ready
+    if cpus and keras_backend() == "jax":
+        # Each time: a restarted neighbour on this host may have changed this worker's share.
+        confine_process(cpus)
     if _framework_ready:
         return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -102,17 +111,24 @@ def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1) -> None:
     _framework_ready = True
 
 
-def probe_in_dask_worker(study_file: str, intra_op_threads: int, trials_per_gpu: int = 1) -> ProbeResult:
+def probe_in_dask_worker(
+    study_file: str, intra_op_threads: int, trials_per_gpu: int = 1, cpus: Sequence[int] | None = None
+) -> ProbeResult:
     """Runs :func:`sweeper.trial._probe.probe_study` on a Dask worker."""
-    prepare_dask_worker(intra_op_threads, trials_per_gpu)
+    prepare_dask_worker(intra_op_threads, trials_per_gpu, cpus)
     return probe_in_worker(study_file)
 
 
 def work_in_dask_worker(
-    config: SweepConfig, study_name: str, n_trials: int, intra_op_threads: int, trials_per_gpu: int = 1
+    config: SweepConfig,
+    study_name: str,
+    n_trials: int,
+    intra_op_threads: int,
+    trials_per_gpu: int = 1,
+    cpus: Sequence[int] | None = None,
 ) -> tuple[int, int]:
     """Runs :func:`sweeper.execution._worker_loop.work` on a Dask worker; returns ``(pid, trials run)``."""
-    prepare_dask_worker(intra_op_threads, trials_per_gpu)
+    prepare_dask_worker(intra_op_threads, trials_per_gpu, cpus)
     from sweeper.execution._worker_loop import work
 
     try:

@@ -50,6 +50,7 @@ def test_trials_run_on_two_dask_workers_against_postgresql(postgres_url, dask_sc
         assert os.getpid() not in pids
         trials = study.get_trials(deepcopy=False)
         assert [t.state for t in trials] == [optuna.trial.TrialState.COMPLETE] * N_TRIALS
-        assert all(t.value == t.params["x"] ** 2 for t in trials)
+        # x * x as the task computes it: libm's pow makes x ** 2 differ in its last bit for about 1 x in 1,100.
+        assert all(t.value == t.params["x"] * t.params["x"] for t in trials)
     finally:
         optuna.delete_study(study_name=name, storage=dask_tasks.storage(postgres_url))

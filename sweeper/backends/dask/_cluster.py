@@ -11,17 +11,16 @@ worker's trial is reaped by heartbeat and retried with the same params.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 import warnings
-from collections import Counter
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
 from sweeper._errors import StudyFileError, SweepAborted, SweeperError
+from sweeper.execution._cpus import available_cpus, shares_by_host
 from sweeper.execution._progress import Progress
 from sweeper.execution._tasks import prepare_dask_worker, probe_in_dask_worker, work_in_dask_worker
 from sweeper.storage._heartbeat import reap_stale_trials
@@ -59,16 +58,19 @@ class DaskCluster:
                 f"the Dask scheduler {scheduler} has no workers after {WORKERS_TIMEOUT_S} s.",
                 fix="start workers with `dask worker SCHEDULER --nthreads 1` from sweeper's environment.",
             ) from None
-        self.threads = self._threads_per_worker()
+        self.cpus = self._cpus_per_worker()
+        self.threads = {address: len(cpus) for address, cpus in self.cpus.items()}
 
     def probe(self, study_file: str) -> ProbeResult:
         """Runs the probe on one worker, while the others import their framework at the same time."""
         first, *others = self.threads
         share = self.trials_per_gpu
         for address in others:
-            self.client.submit(prepare_dask_worker, self.threads[address], share, workers=[address], pure=False)
+            self.client.submit(
+                prepare_dask_worker, self.threads[address], share, self.cpus[address], workers=[address], pure=False
+            )
         future = self.client.submit(
-            probe_in_dask_worker, study_file, self.threads[first], share, workers=[first], pure=False
+            probe_in_dask_worker, study_file, self.threads[first], share, self.cpus[first], workers=[first], pure=False
         )
         return future.result()
 
@@ -117,16 +119,15 @@ class DaskCluster:
             n_trials,
             threads,
             self.trials_per_gpu,
+            self.cpus.get(address),  # a restarted loop may land anywhere: it keeps the cores it has
             workers=workers,
             allow_other_workers=True,
             pure=False,
         )
 
-    def _threads_per_worker(self) -> dict[str, int]:
-        """TensorFlow threads per worker: the host's cores shared among its workers."""
-        cores = self.client.run(os.cpu_count)
-        hosts = Counter(_host(address) for address in cores)
-        return {address: max(1, (count or 1) // hosts[_host(address)]) for address, count in cores.items()}
+    def _cpus_per_worker(self) -> dict[str, tuple[int, ...]]:
+        """Each worker's cores: its host's shared among the host's workers (its thread budget, and JAX's cores)."""
+        return shares_by_host(self.client.run(available_cpus), _host)
 
 
 def _raise_if_aborted(future: Any) -> None:
