@@ -48,9 +48,21 @@ class SweepAborted(SweeperError):
 class DeviceBroken(SweeperError):
     """This process's GPU context broke in a trial: it must run no further trial.
 
-    The trial is already told as FAIL; a process that runs trials itself (``sweeper
-    worker``, a Dask worker) ends so that a fresh one, with a fresh context, replaces it.
+    The trial is already told as FAIL. ``sweeper worker`` exits so that its supervisor
+    starts a fresh process; a Dask worker's loop returns, and the driver restarts that worker.
+
+    Args:
+        trial_number: The trial that broke it.
+        error: The trial's one-line error.
     """
+
+    def __init__(self, trial_number: int, error: str) -> None:
+        super().__init__(f"trial {trial_number}: {error} Restart this worker to go on.")
+        self.trial_number = trial_number
+        self.error = error
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.trial_number, self.error))
 
 
 class SweepTerminated(KeyboardInterrupt):

@@ -18,7 +18,7 @@ from sweeper.execution._gpus import GpuPlan
     [
         ([0, 1], 2, [(0,), (1,)]),
         ([0, 1, 2, 3, 4, 5, 6, 7], 2, [(0, 1, 2, 3), (4, 5, 6, 7)]),
-        ([0, 1, 2, 3, 4, 5, 6, 7], 3, [(0, 1), (2, 3), (4, 5)]),  # uneven: the odd cores are left free
+        ([0, 1, 2, 3, 4, 5, 6, 7], 3, [(0, 1, 2), (3, 4, 5), (6, 7)]),  # uneven: no core left idle
         ([0, 1], 4, [(0,), (1,), (0,), (1,)]),  # more jobs than cores: one core each, round-robin
         ([2, 5, 6], 1, [(2, 5, 6)]),  # an affinity narrowed by taskset is respected
     ],
@@ -36,6 +36,11 @@ def test_dask_workers_split_their_hosts_cores_in_address_order():
     workers = {"tcp://b:2": [0, 1, 2, 3], "tcp://a:9": [0, 1, 2, 3], "tcp://a:1": [0, 1, 2, 3], "tcp://c:5": [0, 1]}
     shares = shares_by_host(workers, lambda address: address.rsplit(":", 1)[0])
     assert shares == {"tcp://a:1": (0, 1), "tcp://a:9": (2, 3), "tcp://b:2": (0, 1, 2, 3), "tcp://c:5": (0, 1)}
+    # Workers started under their own taskset: the host's cores are what they have between them.
+    assert shares_by_host({"tcp://a:1": [0, 1], "tcp://a:9": [2, 3]}, lambda a: "a") == {
+        "tcp://a:1": (0, 1),
+        "tcp://a:9": (2, 3),
+    }
 
 
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 cores")
@@ -52,10 +57,11 @@ def test_a_process_is_confined_with_the_threads_it_already_runs():
         "thread = threading.Thread(target=early); thread.start(); ready.wait()\n"
         "print(confine_process([1])); go.set(); thread.join()\n"
         "print(sorted(seen['early']), sorted(seen['later']), sorted(os.sched_getaffinity(0)))\n"
+        "print(confine_process([0, 1]))\n"  # the next sweep's share may be wider: taken from the original cores
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stderr
-    assert run.stdout.split("\n")[:2] == ["(1,)", "[1] [1] [1]"]
+    assert run.stdout.split("\n")[:3] == ["(1,)", "[1] [1] [1]", "(0, 1)"]
 
 
 def test_only_jax_workers_are_given_cores(monkeypatch):

@@ -122,7 +122,9 @@ def test_a_sweeper_worker_shares_the_gpu_it_was_given(tmp_path, write_study):
     bad = subprocess.run([*args, "--gpus", "0,1"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "names 2 GPUs, but a worker runs one trial at a time" in bad.stderr
     assert not (tmp_path / "runs").exists()
-    run = subprocess.run([*args, "--trials-per-gpu", "4"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    run = subprocess.run(
+        [*args, "--trials-per-gpu", "4"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
     assert run.returncode == 0, run.stderr
     (trial,) = _trials_with_env(tmp_path).to_dict("records")
     assert trial["env_CUDA_VISIBLE_DEVICES"] == "3" and trial["env_SWEEPER_TRIALS_PER_GPU"] == "4"

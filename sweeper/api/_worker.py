@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 from sweeper.api._run import check_retention_options
 from sweeper.api._sweep import record_targets
 from sweeper.execution._cpus import available_cpus
-from sweeper.execution._framework import check_framework
+from sweeper.execution._framework import check_framework, framework_imported
 from sweeper.execution._gpu_env import process_env
 from sweeper.execution._native_logs import filter_native_logs
 from sweeper.execution._open_study import open_or_create_study
@@ -86,10 +87,11 @@ def worker(
     os.environ.update(pinned)  # read by the framework at its import, so before it
     filter_native_logs()
     cores = len(available_cpus())
-    try:
+    if not framework_imported():
         import_framework(cores, cores)  # this process alone: every core, and its GPU share
-    except RuntimeError:
-        pass  # the framework already ran in this process (a notebook, a test): it keeps its settings
+    elif pinned:
+        # A notebook that already ran the framework: too late for the GPU settings asked for.
+        warnings.warn(f"the framework is already imported in this process: {pinned} cannot apply", stacklevel=2)
     from sweeper.execution._worker_loop import work
     from sweeper.trial._probe import probe_study
 

@@ -9,6 +9,7 @@ confined to its slot's share of the cores, set before JAX's import.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping, Sequence
 
@@ -22,6 +23,16 @@ def available_cpus() -> list[int]:
     return list(range(os.cpu_count() or 1))
 
 
+@functools.cache
+def original_cpus() -> tuple[int, ...]:
+    """The cores this process could run on when sweeper first asked, before any confinement.
+
+    A long-lived process (a Dask worker) is confined anew for each sweep; its share is
+    taken from these, so a share never shrinks to a share of an earlier share.
+    """
+    return tuple(available_cpus())
+
+
 def cpu_sets(cpus: Sequence[int], jobs: int) -> list[tuple[int, ...]]:
     """Each of ``jobs`` slots' cores: consecutive, disjoint shares of ``cpus``.
 
@@ -30,14 +41,21 @@ def cpu_sets(cpus: Sequence[int], jobs: int) -> list[tuple[int, ...]]:
         jobs: Worker slots.
 
     Returns:
-        Each slot's cores: ``len(cpus) // jobs`` of them, or, with more slots than
-        cores, one core each, round-robin.
+        Each slot's cores: every core goes to one slot, the first slots taking one more
+        when they do not divide evenly; with more slots than cores, one core each,
+        round-robin.
     """
     if not cpus or jobs < 1:
         return [tuple(cpus)] * max(jobs, 0)
-    per_slot = max(1, len(cpus) // jobs)
-    starts = [(slot * per_slot) % len(cpus) for slot in range(jobs)]
-    return [tuple(cpus[start : start + per_slot]) for start in starts]
+    if jobs >= len(cpus):
+        return [(cpus[slot % len(cpus)],) for slot in range(jobs)]
+    per_slot, extra = divmod(len(cpus), jobs)
+    shares, start = [], 0
+    for slot in range(jobs):
+        size = per_slot + (slot < extra)
+        shares.append(tuple(cpus[start : start + size]))
+        start += size
+    return shares
 
 
 def cpus_env(cpus: Sequence[int], all_cpus: Sequence[int]) -> dict[str, str]:
@@ -83,7 +101,7 @@ def confine_process(cpus: Sequence[int]) -> tuple[int, ...] | None:
     Returns:
         The cores now allowed, or ``None`` when the OS cannot confine threads.
     """
-    allowed = set(cpus) & set(available_cpus())
+    allowed = set(cpus) & set(original_cpus())
     if not allowed or not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"):
         return None
     for thread in os.listdir("/proc/self/task"):
@@ -111,6 +129,6 @@ def shares_by_host(
         hosts.setdefault(host_of(address), []).append(address)
     shares: dict[str, tuple[int, ...]] = {}
     for addresses in hosts.values():
-        split = cpu_sets(sorted(cpus_by_worker[addresses[0]]), len(addresses))
-        shares.update(zip(addresses, split, strict=True))
+        host_cpus = sorted(set().union(*(cpus_by_worker[address] for address in addresses)))
+        shares.update(zip(addresses, cpu_sets(host_cpus, len(addresses)), strict=True))
     return shares

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 from sweeper._errors import StudyFileError
@@ -72,6 +73,11 @@ def check_framework(environ: dict[str, str] | None = None) -> str:
     if not is_installed(needed):
         raise StudyFileError(_missing(named, needed), fix=f"{INSTALL_HINTS.get(needed, 'install it')}.")
     return backend
+
+
+def framework_imported(environ: dict[str, str] | None = None) -> bool:
+    """Whether the Keras backend's framework is already imported in this process (too late to configure it)."""
+    return FRAMEWORKS.get(keras_backend(environ), "") in sys.modules
 
 
 def is_installed(package: str) -> bool:

@@ -105,6 +105,8 @@ def discover_memory_mb(gpus: Sequence[int]) -> tuple[tuple[int, int], ...]:
     try:
         memory = (pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(index)) for index in gpus)
         return tuple((index, info.total // 2**20) for index, info in zip(gpus, memory, strict=True))
+    except pynvml.NVMLError:
+        return ()  # unknown: TensorFlow then grows its memory on demand instead
     finally:
         pynvml.nvmlShutdown()
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from sweeper._compat import disable_loky_memory_check
 from sweeper._errors import DeviceBroken
@@ -23,9 +23,6 @@ from sweeper.trial._config import SweepConfig
 from sweeper.trial._context import worker_context
 from sweeper.trial._device import TRIALS_PER_GPU_ENV
 from sweeper.trial._outcome import ProbeResult, TrialOutcome
-
-# EX_SOFTWARE: the process ended itself, on purpose, because its GPU context broke.
-DEVICE_BROKEN_EXIT_CODE = 70
 
 
 def initialize_worker(intra_op_threads: int, inter_op_threads: int) -> None:
@@ -79,6 +76,8 @@ def trial_in_worker(config: SweepConfig, study_name: str, trial_id: int) -> Tria
 # A Dask worker is a long-lived process that runs tasks in a thread: the framework and
 # the study load once per process there too.
 _framework_ready = False
+# Why this Dask worker's GPU context broke, once a trial broke it; it then runs no trial.
+_broken_by: str | None = None
 
 
 def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1, cpus: Sequence[int] | None = None) -> None:
@@ -96,7 +95,7 @@ def prepare_dask_worker(intra_op_threads: int, trials_per_gpu: int = 1, cpus: Se
     """
     global _framework_ready
     if cpus and keras_backend() == "jax":
-        # Each time: a restarted neighbour on this host may have changed this worker's share.
+        # Each sweep: its share comes from the host's workers then, which may have changed.
         confine_process(cpus)
     if _framework_ready:
         return
@@ -119,22 +118,58 @@ def probe_in_dask_worker(
     return probe_in_worker(study_file)
 
 
+@dataclass(frozen=True)
+class LoopEnd:
+    """How a worker loop on a Dask worker ended.
+
+    Args:
+        pid: The worker's process id.
+        ran: Trials the loop ran.
+        address: The Dask worker's address.
+        broken: Why its GPU context broke, when a trial broke it: the worker must be
+            restarted before it runs another. Defaults to ``None``.
+    """
+
+    pid: int
+    ran: int
+    address: str
+    broken: str | None = None
+
+
 def work_in_dask_worker(
     config: SweepConfig,
     study_name: str,
     n_trials: int,
-    intra_op_threads: int,
+    shares: Mapping[str, Sequence[int]],
     trials_per_gpu: int = 1,
-    cpus: Sequence[int] | None = None,
-) -> tuple[int, int]:
-    """Runs :func:`sweeper.execution._worker_loop.work` on a Dask worker; returns ``(pid, trials run)``."""
-    prepare_dask_worker(intra_op_threads, trials_per_gpu, cpus)
+) -> LoopEnd:
+    """Runs :func:`sweeper.execution._worker_loop.work` on a Dask worker.
+
+    Args:
+        config: The sweep.
+        study_name: The Optuna study.
+        n_trials: Results the study should hold.
+        shares: Each Dask worker's share of its host's cores, by address; a worker not
+            in it (restarted since) keeps the cores it has.
+        trials_per_gpu: Trials that share this worker's GPU. Defaults to ``1``.
+
+    Returns:
+        How the loop ended; a broken GPU context ends it early, for the driver to restart the worker.
+    """
+    from distributed import get_worker
+
     from sweeper.execution._worker_loop import work
 
+    global _broken_by
+    address = get_worker().address
+    if _broken_by is not None:
+        # A loop that landed here before the driver restarted this worker: it must run nothing.
+        return LoopEnd(os.getpid(), 0, address, broken=_broken_by)
+    cpus = shares.get(address)
+    threads = len(cpus) if cpus else max(1, min((len(share) for share in shares.values()), default=1))
+    prepare_dask_worker(threads, trials_per_gpu, cpus)
     try:
-        return os.getpid(), work(config, study_name, n_trials)
+        return LoopEnd(os.getpid(), work(config, study_name, n_trials), address)
     except DeviceBroken as error:
-        # Every later task here would fail the same way: the nanny starts a fresh worker
-        # process, and the driver restarts the loop (its trial is already told as FAIL).
-        print(f"sweeper: {error}", file=sys.stderr, flush=True)
-        os._exit(DEVICE_BROKEN_EXIT_CODE)
+        _broken_by = f"trial {error.trial_number} broke its GPU context"
+        return LoopEnd(os.getpid(), 0, address, broken=_broken_by)

@@ -67,7 +67,7 @@ def work(config: SweepConfig, study_name: str, n_trials: int) -> int:
         outcome = run_trial(config, study_name, trial_id_of(trial))
         ran += 1
         if outcome.replace_worker:
-            raise DeviceBroken(f"trial {outcome.number}: {outcome.error} Restart this worker to go on.")
+            raise DeviceBroken(outcome.number, outcome.error or "")
     return ran
 
 

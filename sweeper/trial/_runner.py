@@ -63,6 +63,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
     trial = trial_from_id(optuna_study, trial_id)
     optuna_study.sampler = make_sampler(context.study, trial.number)
     started = time.perf_counter()
+    broken = False  # the fit broke this worker's GPU context: whoever ends the trial, replace the worker
     # Beats until the trial is told: a trial silent for the grace period is reaped.
     with beating(storage_of(optuna_study), trial_id):
         try:
@@ -70,6 +71,7 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
             where = {"pid": os.getpid(), "host": socket.gethostname(), WORKER_ATTR: this_process()}
             _set_attrs(trial, {**where, KEEP_ATTR: keep, **device_attrs()})
             outcome, attrs = _fit_safely(context, config, trial)
+            broken = outcome.replace_worker
             outcome = dataclasses.replace(outcome, worker_rss_mb=worker_rss_mb())
             attrs.update(
                 stop_reason=outcome.stop_reason,
@@ -82,7 +84,8 @@ def run_trial(config: SweepConfig, study_name: str, trial_id: int) -> TrialOutco
             # Another process ended it first (reaped as stale or abandoned, or a surplus):
             # what the storage says stands, under one name everywhere. Its retry counts.
             ended = outcome_of_trial(storage_of(optuna_study).get_trial(trial_id))
-            return dataclasses.replace(ended, counted=False, pid=os.getpid(), worker_rss_mb=worker_rss_mb())
+            rss = worker_rss_mb()
+            return dataclasses.replace(ended, counted=False, pid=os.getpid(), worker_rss_mb=rss, replace_worker=broken)
     # The trial has been told: a failed pass costs disk, not the trial; the next pass catches up.
     retain_checkpoints(optuna_study, config.runs_dir, config.keep_checkpoints, warn_only=True)
     return outcome
@@ -96,15 +99,9 @@ def _fit_safely(
         return _fit_trial(context, config, trial)
     except Exception as error:
         message = out_of_memory_message(error) or broken_device_message(error) or _format_error(error)
-        outcome = TrialOutcome(
-            trial.number,
-            "FAIL",
-            None,
-            StopReason.ERROR.value,
-            message,
-            os.getpid(),
-            replace_worker=is_broken_device(error),
-        )
+        broken = is_broken_device(error)
+        error_outcome = ("FAIL", None, StopReason.ERROR.value, message, os.getpid())
+        outcome = TrialOutcome(trial.number, *error_outcome, replace_worker=broken)
         return outcome, {"error": outcome.error}
     finally:
         release_memory()

@@ -44,7 +44,7 @@ def build_model(trial):
     lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
     if KILL_TRIAL is not None and trial.number == KILL_TRIAL:
         os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer would, mid-trial
-    if BREAK_TRIAL is not None and trial.number == BREAK_TRIAL:
+    if trial.number in BREAK_TRIALS:
         raise RuntimeError("INTERNAL: Failed to launch kernel: CUDA_ERROR_ILLEGAL_ADDRESS")  # a broken GPU context
     model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
                               keras.layers.Dense(10, activation="softmax")])
@@ -59,11 +59,11 @@ study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accu
 
 
 def write_study(
-    folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None, break_trial: int | None = None
+    folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None, break_trials: tuple[int, ...] = ()
 ) -> tuple[Path, str]:
     name = f"cluster-{uuid.uuid4().hex[:8]}"
     header = f"NAME = {name!r}\nN_TRIALS = {n_trials}\nEPOCHS = {epochs}\nKILL_TRIAL = {kill_trial!r}\n"
-    header += f"BREAK_TRIAL = {break_trial!r}\n"
+    header += f"BREAK_TRIALS = {break_trials!r}\n"
     path = folder / "study.py"
     path.write_text(header + textwrap.dedent(STUDY))
     return path, name
@@ -80,11 +80,11 @@ def stored_trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
 
 
-def sweep_on_dask(path: Path, name: str, url: str, scheduler: str) -> list[optuna.trial.FrozenTrial]:
-    """Runs the study on the Dask cluster against PostgreSQL; the stored trials once it succeeded."""
+def sweep_on_dask(path: Path, name: str, url: str, scheduler: str) -> tuple[str, list[optuna.trial.FrozenTrial]]:
+    """Runs the study on the Dask cluster against PostgreSQL; its stderr and stored trials once it succeeded."""
     run = sweeper("run", str(path), "--backend", "dask", "--scheduler", scheduler, "--storage", url, cwd=path.parent)
     assert run.returncode == 0, run.stderr
-    return stored_trials(url, name)
+    return run.stderr, stored_trials(url, name)
 
 
 def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres_url, dask_scheduler):
@@ -121,7 +121,7 @@ def test_a_sweep_runs_on_both_dask_workers_against_postgresql(tmp_path, postgres
 
 def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, dask_scheduler):
     path, name = write_study(tmp_path, n_trials=4, epochs=3, kill_trial=1)
-    trials = sweep_on_dask(path, name, postgres_url, dask_scheduler)
+    _, trials = sweep_on_dask(path, name, postgres_url, dask_scheduler)
     assert not [t for t in trials if t.state.name == "RUNNING"]
     dead = trials[1]
     assert dead.state.name == "FAIL"
@@ -134,14 +134,18 @@ def test_a_dask_worker_killed_mid_trial_loses_nothing(tmp_path, postgres_url, da
     assert len(counted) == 4 and all(t.state.name == "COMPLETE" for t in counted)
 
 
-def test_a_dask_worker_whose_gpu_context_broke_is_replaced(tmp_path, postgres_url, dask_scheduler):
-    path, name = write_study(tmp_path, n_trials=4, epochs=2, break_trial=0)
-    trials = sweep_on_dask(path, name, postgres_url, dask_scheduler)
-    broken = trials[0]
-    assert broken.state.name == "FAIL" and "the CUDA context broke" in broken.user_attrs["error"]
-    assert [t.state.name for t in trials[1:]] == ["COMPLETE"] * 3
-    # Its process ended: no later trial ran in it (the nanny started a fresh one).
-    assert broken.user_attrs["pid"] not in {t.user_attrs["pid"] for t in trials[1:]}
+def test_dask_workers_whose_gpu_context_broke_are_restarted_and_the_sweep_goes_on(
+    tmp_path, postgres_url, dask_scheduler
+):
+    path, name = write_study(tmp_path, n_trials=5, epochs=2, break_trials=(0, 1, 2))
+    stderr, trials = sweep_on_dask(path, name, postgres_url, dask_scheduler)
+    broken = trials[:3]
+    assert all(t.state.name == "FAIL" and "the CUDA context broke" in t.user_attrs["error"] for t in broken)
+    assert [t.state.name for t in trials[3:]] == ["COMPLETE"] * 2
+    assert stderr.count("broke its GPU context; restarting it") == 3
+    # A broken worker process runs no later trial: each broke in its own, and none completed in one.
+    broken_pids = {t.user_attrs["pid"] for t in broken}
+    assert len(broken_pids) == 3 and not broken_pids & {t.user_attrs["pid"] for t in trials[3:]}
 
 
 @pytest.mark.slow

@@ -20,9 +20,9 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeper._errors import StudyFileError, SweepAborted, SweeperError
-from sweeper.execution._cpus import available_cpus, shares_by_host
+from sweeper.execution._cpus import original_cpus, shares_by_host
 from sweeper.execution._progress import Progress
-from sweeper.execution._tasks import prepare_dask_worker, probe_in_dask_worker, work_in_dask_worker
+from sweeper.execution._tasks import LoopEnd, prepare_dask_worker, probe_in_dask_worker, work_in_dask_worker
 from sweeper.storage._heartbeat import reap_stale_trials
 from sweeper.storage._redact import redact
 from sweeper.trial._config import SweepConfig
@@ -58,8 +58,7 @@ class DaskCluster:
                 f"the Dask scheduler {scheduler} has no workers after {WORKERS_TIMEOUT_S} s.",
                 fix="start workers with `dask worker SCHEDULER --nthreads 1` from sweeper's environment.",
             ) from None
-        self.cpus = self._cpus_per_worker()
-        self.threads = {address: len(cpus) for address, cpus in self.cpus.items()}
+        self._share_cores()
 
     def probe(self, study_file: str) -> ProbeResult:
         """Runs the probe on one worker, while the others import their framework at the same time."""
@@ -91,7 +90,13 @@ class DaskCluster:
             done = {future for future in futures if future.done()}
             futures -= done
             for future in done:
-                if future.status == "finished" or count_results(study.get_trials(deepcopy=False)) >= n_trials:
+                enough = count_results(study.get_trials(deepcopy=False)) >= n_trials
+                if future.status == "finished" and future.result().broken:
+                    self._restart_broken(future.result())  # not a failed loop: its trial is told
+                    if not enough:
+                        futures.add(self._start_loop(config, study.study_name, n_trials, None))
+                    continue
+                if future.status == "finished" or enough:
                     continue
                 _raise_if_aborted(future)  # a full disk: restarting the loop would only fail again
                 restarts += 1
@@ -111,23 +116,35 @@ class DaskCluster:
         # A preference, not a pin: a restarted worker comes back at a new address, and a
         # task pinned to the old one would wait for it for ever.
         workers = None if address is None else [address]
-        threads = self.threads.get(address, min(self.threads.values()))
+        if address is None:
+            self._share_cores()  # the loop may land on a worker restarted since
         return self.client.submit(
             work_in_dask_worker,
             config,
             name,
             n_trials,
-            threads,
+            self.cpus,  # the loop takes its own worker's share
             self.trials_per_gpu,
-            self.cpus.get(address),  # a restarted loop may land anywhere: it keeps the cores it has
             workers=workers,
-            allow_other_workers=True,
+            allow_other_workers=workers is not None,  # Dask refuses it without workers
             pure=False,
         )
 
+    def _restart_broken(self, end: LoopEnd) -> None:
+        """Restarts the Dask worker whose GPU context broke: the nanny starts a fresh process."""
+        warnings.warn(f"Dask worker {end.address}: {end.broken}; restarting it", stacklevel=3)
+        try:
+            self.client.restart_workers([end.address], raise_for_error=False)
+        except Exception as error:  # a worker that cannot restart is the nanny's business; the loops go on
+            warnings.warn(f"could not restart Dask worker {end.address}: {error}", stacklevel=3)
+
+    def _share_cores(self) -> None:
+        self.cpus = self._cpus_per_worker()
+        self.threads = {address: len(cpus) for address, cpus in self.cpus.items()}
+
     def _cpus_per_worker(self) -> dict[str, tuple[int, ...]]:
         """Each worker's cores: its host's shared among the host's workers (its thread budget, and JAX's cores)."""
-        return shares_by_host(self.client.run(available_cpus), _host)
+        return shares_by_host(self.client.run(original_cpus), _host)
 
 
 def _raise_if_aborted(future: Any) -> None:
@@ -146,6 +163,8 @@ def _failure(future: Any) -> str:
         error = future.exception(timeout=5)
     except Exception as lost:
         error = lost
+    if error is None:
+        return f"task {future.status}"  # e.g. cancelled: its worker was restarted under it
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {redact(text[0]) if text else ''}"
 

@@ -11,7 +11,6 @@ warm between back-to-back sweeps.
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ from joblib.externals.loky.process_executor import BrokenProcessPool, ShutdownEx
 
 from sweeper._compat import loky_exit_codes, loky_worker_pids
 from sweeper.backends.local._recycle import Recycle, WorkerMemory
+from sweeper.execution._cpus import available_cpus
 from sweeper.execution._tasks import initialize_worker, worker_ready
 
 # Every worker's environment, under its slot's own: TensorFlow's C++ INFO lines off.
@@ -70,7 +70,7 @@ class WorkerPool:
         slot_envs: list[dict[str, str]] | None = None,
     ) -> None:
         # Budget the framework's threads so that N workers share the cores instead of fighting over them.
-        intra_op_threads = max(1, (os.cpu_count() or 1) // jobs)
+        intra_op_threads = max(1, len(available_cpus()) // jobs)  # within any taskset the driver runs under
         self._initargs = (intra_op_threads, 1)
         self._memory_budget_mb = memory_budget_mb
         self._warm_up = functools.partial(worker_ready, study_file)
@@ -122,7 +122,9 @@ class WorkerPool:
             self._forget(slot)  # a fresh worker (or the warm spare) takes the slot on the next submit
             raise WorkerDied(_death_message(error)) from None
         if getattr(result, "replace_worker", False):
-            self._replace(slot)  # its GPU context broke: every later trial there would fail too
+            # Its GPU context broke: every later trial there would fail too, and a broken
+            # context may hang its exit while holding GPU memory the replacement needs.
+            self._replace(slot, kill=True)
         else:
             self._after_task(slot, getattr(result, "worker_rss_mb", None))
         return result
@@ -168,10 +170,10 @@ class WorkerPool:
         elif action == Recycle.REPLACE:
             self._replace(slot)
 
-    def _replace(self, slot: int) -> None:
+    def _replace(self, slot: int, kill: bool = False) -> None:
         worker = self._slots[slot]
         if worker is not None:
-            worker.executor.shutdown(wait=False)  # idle now: it exits, and its memory with it
+            worker.executor.shutdown(wait=False, kill_workers=kill)  # idle now: it exits, and its memory with it
         self._forget(slot)
 
     def _start_spare_if_wanted(self, slot: int) -> None:
