@@ -80,13 +80,10 @@ def confine_to_slot_cpus() -> tuple[int, ...] | None:
         The cores now allowed, or ``None`` when nothing was changed.
     """
     named = os.environ.get(CPUS_ENV)
-    if not named or not hasattr(os, "sched_setaffinity"):
+    if not named:
         return None
-    cpus = {int(cpu) for cpu in named.split(",")} & set(available_cpus())
-    if not cpus:
-        return None  # the cores named are not this process's to use: keep the ones it has
-    os.sched_setaffinity(0, cpus)
-    return tuple(sorted(cpus))
+    # Every thread, not only this one: loky's own threads are already running.
+    return confine_process([int(cpu) for cpu in named.split(",")])
 
 
 def confine_process(cpus: Sequence[int]) -> tuple[int, ...] | None:
@@ -103,7 +100,7 @@ def confine_process(cpus: Sequence[int]) -> tuple[int, ...] | None:
     """
     allowed = set(cpus) & set(original_cpus())
     if not allowed or not hasattr(os, "sched_setaffinity") or not os.path.isdir("/proc/self/task"):
-        return None
+        return None  # cores not this process's to use, or an OS that cannot confine: keep the ones it has
     for thread in os.listdir("/proc/self/task"):
         try:
             os.sched_setaffinity(int(thread), allowed)
