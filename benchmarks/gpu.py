@@ -25,10 +25,13 @@ import threading
 import time
 from pathlib import Path
 
+from sweeper.execution._gpu_env import GPU_MEMORY_SHARE
+from sweeper.execution._gpus import discover_gpus
+
 HERE = Path(__file__).resolve().parent
 STUDY = HERE / "gpu_study.py"
-# Every process's GPU memory share at K per GPU, as sweeper sets it (sweeper.execution._gpus).
-SHARE = 0.9
+# Every process's GPU memory share at K per GPU, as sweeper sets it.
+SHARE = GPU_MEMORY_SHARE
 
 
 def main() -> None:
@@ -36,7 +39,7 @@ def main() -> None:
     if args.bare:
         _bare_fits(args.fits, args.epochs)
         return
-    gpus = _gpus()
+    gpus = discover_gpus()
     if args.gpu not in gpus:
         print(f"no GPU {args.gpu} here (nvidia-ml-py found {gpus or 'none'}): benchmarks/gpu.py needs one; skipped.")
         return
@@ -55,24 +58,13 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _gpus() -> list[int]:
-    try:
-        import pynvml
-    except ImportError:
-        return []
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return []
-    return list(range(pynvml.nvmlDeviceGetCount()))
-
-
 class GpuSampler:
     """Samples the GPU's utilisation and each process's memory on it, every 0.2 s, in a thread."""
 
     def __init__(self, gpu: int) -> None:
         import pynvml
 
+        pynvml.nvmlInit()  # for the whole run: the sampler asks every 0.2 s
         self._nvml = pynvml
         self._handle = pynvml.nvmlDeviceGetHandleByIndex(gpu)
         self._stop = threading.Event()

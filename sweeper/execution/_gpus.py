@@ -9,12 +9,15 @@ started with the same environment, keeps it.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sweeper._errors import StudyFileError
 from sweeper.execution._framework import is_installed
 from sweeper.execution._options import positive_option
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -76,39 +79,40 @@ def _index(part: object) -> int:
     return index
 
 
-def discover_gpus() -> list[int]:
-    """The indices of this machine's NVIDIA GPUs, through nvidia-ml-py; empty without it or without GPUs."""
+def _ask_nvml(question: Callable[[Any], T], otherwise: T) -> T:
+    """``question(pynvml)`` between NVML's init and shutdown; ``otherwise`` without nvidia-ml-py, driver or answer."""
     if not is_installed("pynvml"):
-        return []
+        return otherwise
     import pynvml
 
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError:
-        return []  # no driver: no GPU this process can use
+        return otherwise  # no driver: no GPU this process can use
     try:
-        return list(range(pynvml.nvmlDeviceGetCount()))
+        return question(pynvml)
+    except pynvml.NVMLError:
+        return otherwise
     finally:
         pynvml.nvmlShutdown()
+
+
+def discover_gpus() -> list[int]:
+    """The indices of this machine's NVIDIA GPUs, through nvidia-ml-py; empty without it or without GPUs."""
+    return _ask_nvml(lambda nvml: list(range(nvml.nvmlDeviceGetCount())), [])
 
 
 def discover_memory_mb(gpus: Sequence[int]) -> tuple[tuple[int, int], ...]:
-    """Each GPU's total memory in MB, through nvidia-ml-py; empty without it."""
-    if not gpus or not is_installed("pynvml"):
-        return ()
-    import pynvml
+    """Each GPU's total memory in MB, through nvidia-ml-py; empty when unknown (TensorFlow then grows on demand)."""
 
-    try:
-        pynvml.nvmlInit()
-    except pynvml.NVMLError:
-        return ()
-    try:
-        memory = (pynvml.nvmlDeviceGetMemoryInfo(pynvml.nvmlDeviceGetHandleByIndex(index)) for index in gpus)
-        return tuple((index, info.total // 2**20) for index, info in zip(gpus, memory, strict=True))
-    except pynvml.NVMLError:
-        return ()  # unknown: TensorFlow then grows its memory on demand instead
-    finally:
-        pynvml.nvmlShutdown()
+    def memory(nvml: Any) -> tuple[tuple[int, int], ...]:
+        handles = [nvml.nvmlDeviceGetHandleByIndex(index) for index in gpus]
+        return tuple(
+            (index, nvml.nvmlDeviceGetMemoryInfo(handle).total // 2**20)
+            for index, handle in zip(gpus, handles, strict=True)
+        )
+
+    return _ask_nvml(memory, ()) if gpus else ()
 
 
 def plan_gpus(value: str | Sequence[int] | None, trials_per_gpu: int, found: Sequence[int]) -> GpuPlan:

@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 
-# Set by the driver in a GPU slot's environment (sweeper.execution._gpus).
+# Set by the driver in a GPU slot's environment (sweeper.execution._gpu_env).
 GPU_ENV = "SWEEPER_GPU"
 TRIALS_PER_GPU_ENV = "SWEEPER_TRIALS_PER_GPU"
 GPU_MEMORY_MB_ENV = "SWEEPER_GPU_MEMORY_MB"

@@ -54,16 +54,22 @@ def build_model(trial):
 
 study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accuracy", epochs=EPOCHS,
                  batch_size=64, n_trials=N_TRIALS, pruner=None, seed=0,
-                 callbacks=[sw.ModelCheckpoint(), sw.TensorBoard()])
+                 callbacks=[sw.ModelCheckpoint(), sw.TensorBoard(), *EXTRA_CALLBACKS])
 """
 
 
 def write_study(
-    folder: Path, n_trials: int, epochs: int = 4, kill_trial: int | None = None, break_trials: tuple[int, ...] = ()
+    folder: Path,
+    n_trials: int,
+    epochs: int = 4,
+    kill_trial: int | None = None,
+    break_trials: tuple[int, ...] = (),
+    extra: str = "EXTRA_CALLBACKS = []",
 ) -> tuple[Path, str]:
+    """Writes STUDY under a fresh name; ``extra`` is code that defines its ``EXTRA_CALLBACKS``."""
     name = f"cluster-{uuid.uuid4().hex[:8]}"
     header = f"NAME = {name!r}\nN_TRIALS = {n_trials}\nEPOCHS = {epochs}\nKILL_TRIAL = {kill_trial!r}\n"
-    header += f"BREAK_TRIALS = {break_trials!r}\n"
+    header += f"BREAK_TRIALS = {break_trials!r}\n{textwrap.dedent(extra)}\n"
     path = folder / "study.py"
     path.write_text(header + textwrap.dedent(STUDY))
     return path, name
@@ -199,50 +205,30 @@ def test_a_full_disk_stops_the_dask_loops_with_one_line_and_exit_1(tmp_path, pos
     assert stored_trials(postgres_url, name) == []  # no trial started
 
 
-LOST_MACHINE = """
+# The whole `sweeper worker` process is killed at trial 0's fourth epoch, once: no driver sees it.
+LOSE_THIS_MACHINE = """
 import os
 import signal
 from pathlib import Path
 
 import keras
-from sklearn.datasets import load_digits
-
-import sweeper as sw
 
 MARKER = Path(__file__).with_name("lost-once")
-
-
-def load_data():
-    x, y = load_digits(return_X_y=True)
-    x = (x / 16.0).astype("float32")
-    return (x[:1400], y[:1400]), (x[1400:], y[1400:])
-
-
-def build_model(trial):
-    lr = trial.suggest_float("lr", 1e-3, 1e-1, log=True)
-    model = keras.Sequential([keras.Input((64,)), keras.layers.Dense(32, activation="relu"),
-                              keras.layers.Dense(10, activation="softmax")])
-    model.compile(keras.optimizers.Adam(lr), "sparse_categorical_crossentropy", metrics=["accuracy"])
-    return model
 
 
 class LoseThisMachine(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch, logs=None):
         if epoch == 3 and not MARKER.exists():
             MARKER.write_text("")
-            os.kill(os.getpid(), signal.SIGKILL)  # the whole `sweeper worker` process: no driver sees it
+            os.kill(os.getpid(), signal.SIGKILL)
 
 
-study = sw.Study(name=NAME, data=load_data, model=build_model, monitor="val_accuracy", epochs=6,
-                 batch_size=64, n_trials=2, pruner=None, seed=0,
-                 callbacks=[sw.ModelCheckpoint(), sw.TensorBoard(), LoseThisMachine()])
+EXTRA_CALLBACKS = [LoseThisMachine()]
 """
 
 
 def test_a_lost_machines_trial_resumes_on_another_at_its_last_backed_up_epoch(tmp_path, postgres_url):
-    name = f"lost-{uuid.uuid4().hex[:8]}"
-    path = tmp_path / "study.py"
-    path.write_text(f"NAME = {name!r}\n" + textwrap.dedent(LOST_MACHINE))
+    path, name = write_study(tmp_path, n_trials=2, epochs=6, extra=LOSE_THIS_MACHINE)
     env = {**os.environ, **FAST_HEARTBEAT, "TF_CPP_MIN_LOG_LEVEL": "3", "SWEEPER_BACKUP_EVERY_S": "0"}
     command = [sys.executable, "-m", "sweeper", "worker", str(path), "--storage", postgres_url]
     workers = [
